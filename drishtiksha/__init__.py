@@ -1,0 +1,5 @@
+"""Drishtiksha project package: settings, URLs, ASGI/WSGI entry points and the Celery app."""
+
+from drishtiksha.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,65 @@
+"""The Django admin as the operator console: the stock site plus a summary panel on its index.
+
+Only ADMIN-role users get in: `User.is_staff` is derived from the role, and the stock site admits
+active staff only. `ConsoleAdminConfig` replaces `django.contrib.admin` in INSTALLED_APPS so that
+`admin.site` (and every `@admin.register`) is this site.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+# What the console shows for a value that is not there.
+EMPTY = "—"
+
+
+class ConsoleAdminSite(admin.AdminSite):
+    site_header = "Drishtiksha console"
+    site_title = "Drishtiksha console"
+    index_title = "Operations"
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        # Imported here: admin sites are built while apps load, before models may be imported.
+        from monitoring.selectors import console_summary_get
+
+        return super().index(
+            request, extra_context={**(extra_context or {}), "console": console_summary_get()}
+        )
+
+
+class ConsoleAdminConfig(AdminConfig):
+    default_site = "drishtiksha.admin_site.ConsoleAdminSite"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: viewable, never added, edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def pretty_json(value: Any) -> str:
+    """A JSON document indented for reading, cut at ADMIN_JSON_PREVIEW_MAX_CHARS characters."""
+    if value in (None, {}, []):
+        return EMPTY
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    limit = settings.ADMIN_JSON_PREVIEW_MAX_CHARS
+    if len(text) > limit:
+        text = f"{text[:limit]}\n… cut here: {len(text) - limit} more characters (see the API)."
+    return format_html('<pre style="white-space: pre-wrap; max-height: 40rem">{}</pre>', text)

@@ -1,0 +1,62 @@
+"""Serializers whose field names are camelCase on the wire and snake_case in Python.
+
+Declare fields (or `Meta.fields`) with their Python names; the wire name is derived. Only the
+top-level field names are renamed: the value of a JSON field (an ML result payload, ffprobe
+metadata, the inference server's stats) passes through verbatim, inner keys untouched. Nested
+serializers rename their own fields when they are camelCase serializers too.
+
+`validated_data` keeps Python names (each field's `source`), so it can be splatted into a service.
+Field-level hooks therefore take the wire name (`validate_firstName`); prefer `validators=` on the
+field or `validate()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from drishtiksha.api.casing import camelize
+
+UNKNOWN_FIELD_MESSAGE = "'{key}' is not a field that can be set here."
+
+
+class CamelCaseFieldsMixin:
+    """Exposes each field under its camelCase name, reading and writing the snake_case attribute.
+
+    Set `reject_unknown_fields = True` on input serializers where an unexpected key must be refused
+    (400 naming the key) rather than silently ignored, e.g. to rule out mass assignment.
+    """
+
+    reject_unknown_fields = False
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        renamed: dict[str, serializers.Field] = {}
+        for name, field in super().get_fields().items():  # type: ignore[misc]
+            wire_name = camelize(name)
+            if wire_name != name:
+                if field.source is None:
+                    field.source = name
+                if isinstance(field, serializers.SerializerMethodField) and not field.method_name:
+                    field.method_name = f"get_{name}"
+            renamed[wire_name] = field
+        return renamed
+
+    def to_internal_value(self, data: Any) -> Any:
+        if self.reject_unknown_fields and isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [UNKNOWN_FIELD_MESSAGE.format(key=key)] for key in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class CamelCaseSerializer(CamelCaseFieldsMixin, serializers.Serializer):
+    """Input and output shapes that are not a model."""
+
+
+class CamelCaseModelSerializer(CamelCaseFieldsMixin, serializers.ModelSerializer):
+    """Model representations; `Meta.fields` lists model field names."""

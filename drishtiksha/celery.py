@@ -1,0 +1,40 @@
+"""The Celery application. Tasks live in each app's `tasks` module and carry explicit names."""
+
+import os
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+
+app = Celery("drishtiksha")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _keep_database_connections_in_workers(**_kwargs: object) -> None:
+    """Workers keep their database connections between tasks (WORKER_DB_CONN_MAX_AGE).
+
+    The web process opens one per request (DB_CONN_MAX_AGE, 0 by default) because under ASGI each
+    request may run in its own thread; a worker process runs one task at a time, so a persistent
+    connection there saves a reconnect per task (measured in bench/pipeline.py). Runs in the
+    parent before the pool forks, so every pool process inherits it.
+    """
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_database_connections(**_kwargs: object) -> None:
+    """Treat each task like a request: drop connections past DB_CONN_MAX_AGE or broken ones.
+
+    With CELERY_DB_REUSE_MAX set, Celery itself no longer closes connections after every task,
+    which saves a reconnect per task; this keeps the reuse within Django's own limits.
+    """
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -1,0 +1,673 @@
+"""Settings for Drishtiksha, read from the environment.
+
+Every variable is documented in `.env.example`. With nothing configured the project runs on embedded
+defaults: a SQLite file database and the Redis that `make run` starts (see `drishtiksha.runner`).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("DRISHTIKSHA_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# --- Core -----------------------------------------------------------------------------------------
+
+DJANGO_ENV = env_str("DJANGO_ENV", "development")
+DEBUG = env_bool("DJANGO_DEBUG", DJANGO_ENV == "development")
+
+# A development key is generated per checkout so that nothing secret is committed; production must
+# set DJANGO_SECRET_KEY explicitly.
+_DEV_SECRET_FILE = VAR_DIR / "dev-secret-key"
+
+
+def _development_secret_key() -> str:
+    if _DEV_SECRET_FILE.exists():
+        return _DEV_SECRET_FILE.read_text().strip()
+    from django.core.management.utils import get_random_secret_key
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = get_random_secret_key()
+    _DEV_SECRET_FILE.write_text(key)
+    return key
+
+
+IS_PRODUCTION = DJANGO_ENV == "production"
+if IS_PRODUCTION:
+    # Production never falls back to a generated key, a local host list or embedded services.
+    _missing = [
+        name
+        for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL")
+        if not env_str(name)
+    ]
+    if _missing:
+        raise ImproperlyConfigured(f"Production needs these set: {', '.join(_missing)}")
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    # The stock admin with the operator console's index panel (see drishtiksha.admin_site).
+    "drishtiksha.admin_site.ConsoleAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "accounts",
+    "media_analysis",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    # First, so that every response (errors included) carries the request id.
+    "drishtiksha.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "drishtiksha.urls"
+WSGI_APPLICATION = "drishtiksha.wsgi.application"
+ASGI_APPLICATION = "drishtiksha.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Database -------------------------------------------------------------------------------------
+
+SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
+
+
+def _database_config() -> dict:
+    url = env_str("DATABASE_URL")
+    if url:
+        # 0 (a connection per request) by default: under ASGI every request may run in its own
+        # thread, and persistent per-thread connections pile up until the server refuses more
+        # (bench/load.py hit PostgreSQL's connection limit with 60).
+        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+        config["CONN_HEALTH_CHECKS"] = True
+    else:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # The web server and the Celery workers write to the same file: WAL lets readers and one
+        # writer proceed together, and IMMEDIATE transactions take the write lock up front so that
+        # a transaction never fails half-way on a lock upgrade.
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    return config
+
+
+DATABASES = {"default": _database_config()}
+# Celery workers run one task at a time per process and keep their connections this long.
+WORKER_DB_CONN_MAX_AGE = env_int("WORKER_DB_CONN_MAX_AGE", 60)
+
+# --- Redis: broker, result backend, cache, channel layer ------------------------------------------
+
+# `drishtiksha.runner` exports REDIS_URL for the embedded Redis it starts; the fallback below only
+# matters for management commands run by hand while `make run` is up.
+EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
+REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "drishtiksha")
+REDIS_HEALTH_TIMEOUT_SECONDS = env_float("REDIS_HEALTH_TIMEOUT_SECONDS", 2.0)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "TIMEOUT": 300,
+    }
+}
+
+CHANNEL_LAYER_SOCKET_TIMEOUT = env_float("CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS", 30.0)
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # The layer waits for messages with a blocking pop of up to 5 s; redis-py's asyncio
+            # client times reads out at 5 s by default, which killed idle consumers under load.
+            # The read timeout must stay above the pop's block time.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "prefix": f"{REDIS_KEY_PREFIX}:channels",
+        },
+    }
+}
+
+# --- Celery ---------------------------------------------------------------------------------------
+
+ANALYSIS_QUEUE = "analysis"
+HOUSEKEEPING_QUEUE = "housekeeping"
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = HOUSEKEEPING_QUEUE
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Enough worker slots for every model of a run to proceed side by side.
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
+CELERY_BEAT_SCHEDULE_FILE = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Files ----------------------------------------------------------------------------------------
+
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
+MEDIA_URL = "/media-files/"
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# In development static files are served straight from the source folders, no collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Where uploaded media and thumbnails live: local disk (default), S3-compatible object storage,
+# or Cloudinary. Files are never served straight from the storage: the app checks ownership and
+# streams them, so nothing is public.
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local").lower()
+_MEDIA_STORAGES = {
+    "local": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    },
+    "cloudinary": {"BACKEND": "media_analysis.storage_backends.CloudinaryStorage"},
+}
+if STORAGE_BACKEND not in _MEDIA_STORAGES:
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND must be one of {', '.join(_MEDIA_STORAGES)}, got {STORAGE_BACKEND!r}"
+    )
+STORAGES = {
+    "default": _MEDIA_STORAGES[STORAGE_BACKEND],
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Cloudinary: CLOUDINARY_URL=cloudinary://key:secret@cloud_name; large videos upload in chunks.
+CLOUDINARY_URL = env_str("CLOUDINARY_URL")
+CLOUDINARY_CHUNK_SIZE = env_int("CLOUDINARY_CHUNK_SIZE", 20 * 1024 * 1024)
+# Longest a Cloudinary request may wait on the network, and how long a signed download URL lives.
+CLOUDINARY_TIMEOUT_SECONDS = env_float("CLOUDINARY_TIMEOUT_SECONDS", 60.0)
+CLOUDINARY_DOWNLOAD_URL_TTL_SECONDS = env_int("CLOUDINARY_DOWNLOAD_URL_TTL_SECONDS", 300)
+
+# --- Media ingestion ------------------------------------------------------------------------------
+
+# Largest accepted upload in bytes (default 500 MiB). Larger uploads answer 413 and leave nothing.
+MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 500 * 1024 * 1024)
+# Uploaded files always stream to a temporary file on disk, never into memory.
+FILE_UPLOAD_HANDLERS = ["media_analysis.uploads.StreamingUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# Uploads per user (DRF rate syntax: N/second|minute|hour|day).
+API_UPLOAD_THROTTLE_RATE = env_str("API_UPLOAD_THROTTLE_RATE", "120/hour")
+# Width in pixels of the poster thumbnails made for videos and images.
+THUMBNAIL_WIDTH = env_int("THUMBNAIL_WIDTH", 320)
+# Longest an ffmpeg/ffprobe call on an upload may take, in seconds.
+FFMPEG_TIMEOUT_SECONDS = env_int("FFMPEG_TIMEOUT_SECONDS", 60)
+
+# --- Inference server -----------------------------------------------------------------------------
+
+MLSERVER_PORT = env_int("MLSERVER_PORT", 8001)
+ML_SERVER_URL = env_str("ML_SERVER_URL") or f"http://127.0.0.1:{MLSERVER_PORT}"
+ML_SERVER_API_KEY = env_str("ML_SERVER_API_KEY", "dev-ml-key")
+MEDIA_PROGRESS_CHANNEL_NAME = env_str("MEDIA_PROGRESS_CHANNEL_NAME", "media-progress-events")
+
+# --- Analysis pipeline ----------------------------------------------------------------------------
+# How a run fans out to the inference server and always ends with a final status. The limits below
+# depend on each other; `_check_pipeline_limits` refuses combinations that could lose or loop work.
+
+# Inference client. The read timeout bounds the wait for one `/analyze` answer, which for a long
+# video arrives only after minutes of inference.
+ML_CONNECT_TIMEOUT_SECONDS = env_float("ML_CONNECT_TIMEOUT_SECONDS", 5.0)
+ML_READ_TIMEOUT_SECONDS = env_float("ML_READ_TIMEOUT_SECONDS", 20 * 60.0)
+ML_STATS_READ_TIMEOUT_SECONDS = env_float("ML_STATS_READ_TIMEOUT_SECONDS", 10.0)
+ML_STATS_CACHE_SECONDS = env_int("ML_STATS_CACHE_SECONDS", 60)
+ML_ERROR_BODY_MAX_CHARS = env_int("ML_ERROR_BODY_MAX_CHARS", 2000)
+ML_DOWNLOAD_CHUNK_BYTES = env_int("ML_DOWNLOAD_CHUNK_BYTES", 1024 * 1024)
+# Where the inference server publishes its own progress events (see MEDIA_PROGRESS_CHANNEL_NAME).
+ML_PROGRESS_REDIS_URL = env_str("ML_PROGRESS_REDIS_URL") or REDIS_URL
+
+# Inference server unreachable when a run starts: keep asking for this long, then fail the run.
+ANALYSIS_DISCOVERY_TIMEOUT_SECONDS = env_int("ANALYSIS_DISCOVERY_TIMEOUT_SECONDS", 15 * 60)
+ANALYSIS_DISCOVERY_BACKOFF_SECONDS = env_float("ANALYSIS_DISCOVERY_BACKOFF_SECONDS", 2.0)
+ANALYSIS_DISCOVERY_BACKOFF_MAX_SECONDS = env_float("ANALYSIS_DISCOVERY_BACKOFF_MAX_SECONDS", 60.0)
+
+# One model on one file. Transient failures (connection, timeout, 5xx) are retried; a lost worker
+# counts as an attempt too, so a file that kills workers cannot loop forever.
+ANALYSIS_MAX_RETRIES = env_int("ANALYSIS_MAX_RETRIES", 3)
+ANALYSIS_RETRY_BACKOFF_SECONDS = env_float("ANALYSIS_RETRY_BACKOFF_SECONDS", 5.0)
+ANALYSIS_RETRY_BACKOFF_MAX_SECONDS = env_float("ANALYSIS_RETRY_BACKOFF_MAX_SECONDS", 120.0)
+ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS = env_int(
+    "ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS",
+    int(ML_CONNECT_TIMEOUT_SECONDS + ML_READ_TIMEOUT_SECONDS) + 120,
+)
+ANALYSIS_TASK_TIME_LIMIT_SECONDS = env_int(
+    "ANALYSIS_TASK_TIME_LIMIT_SECONDS", ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS + 60
+)
+# A running analysis holds a Redis lease of this lifetime and renews it every third of it; a lease
+# that lapses means the worker is gone.
+ANALYSIS_HEARTBEAT_SECONDS = env_float("ANALYSIS_HEARTBEAT_SECONDS", 30.0)
+
+# Dispatch, finalize and reaper tasks: short database work only.
+HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS = env_int(
+    "HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS", 120
+)
+HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS = env_int("HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS", 180)
+
+# Stuck-run reaper. A started analysis whose lease lapsed and which made no progress for
+# ANALYSIS_STUCK_TIMEOUT_SECONDS is re-sent; one never started is re-sent only after
+# ANALYSIS_QUEUED_TIMEOUT_SECONDS, because waiting in a long queue is legitimate.
+ANALYSIS_REAPER_INTERVAL_SECONDS = env_int("ANALYSIS_REAPER_INTERVAL_SECONDS", 60)
+ANALYSIS_STUCK_TIMEOUT_SECONDS = env_int("ANALYSIS_STUCK_TIMEOUT_SECONDS", 300)
+ANALYSIS_QUEUED_TIMEOUT_SECONDS = env_int("ANALYSIS_QUEUED_TIMEOUT_SECONDS", 60 * 60)
+ANALYSIS_REAPER_MAX_REDISPATCHES = env_int("ANALYSIS_REAPER_MAX_REDISPATCHES", 2)
+
+# Verdict over a run's completed analyses: mean fake probability above the first -> FAKE, below
+# the second -> REAL, in between (bounds included) -> INCONCLUSIVE.
+VERDICT_FAKE_THRESHOLD = env_float("VERDICT_FAKE_THRESHOLD", 0.55)
+VERDICT_REAL_THRESHOLD = env_float("VERDICT_REAL_THRESHOLD", 0.45)
+
+# Progress events: per-run sequence counters live this long in Redis; the relay writes a model's
+# progress to the database at most once per interval and logs its counters every so often.
+PROGRESS_SEQUENCE_TTL_SECONDS = env_int("PROGRESS_SEQUENCE_TTL_SECONDS", 2 * 24 * 60 * 60)
+PROGRESS_PUBLISH_TIMEOUT_SECONDS = env_float("PROGRESS_PUBLISH_TIMEOUT_SECONDS", 2.0)
+RELAY_PROGRESS_WRITE_INTERVAL_SECONDS = env_float("RELAY_PROGRESS_WRITE_INTERVAL_SECONDS", 1.0)
+RELAY_STATS_LOG_INTERVAL_SECONDS = env_int("RELAY_STATS_LOG_INTERVAL_SECONDS", 60)
+RELAY_RECONNECT_DELAY_SECONDS = env_float("RELAY_RECONNECT_DELAY_SECONDS", 1.0)
+RELAY_RECONNECT_DELAY_MAX_SECONDS = env_float("RELAY_RECONNECT_DELAY_MAX_SECONDS", 30.0)
+
+# Celery: analyses and housekeeping on separate queues (a deployment can give housekeeping a worker
+# of its own, so that settling runs never waits behind minutes-long inference); a message is
+# redelivered only once its task cannot possibly still be running; results (and chord state)
+# outlive the longest run.
+CELERY_TASK_ROUTES = {
+    "media_analysis.analyze_with_model": {"queue": ANALYSIS_QUEUE},
+    "media_analysis.*": {"queue": HOUSEKEEPING_QUEUE},
+}
+CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS = env_int(
+    "CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS", ANALYSIS_TASK_TIME_LIMIT_SECONDS + 10 * 60
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS}
+CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES_SECONDS", 24 * 60 * 60)
+# Workers keep database connections across tasks (as the web process does across requests) and
+# drop only those past DB_CONN_MAX_AGE or broken; see drishtiksha.celery.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+CELERY_BEAT_SCHEDULE = {
+    "reap-stuck-runs": {
+        "task": "media_analysis.reap_stuck_runs",
+        "schedule": float(ANALYSIS_REAPER_INTERVAL_SECONDS),
+        # A sweep that waited longer than one interval is superseded by the next one.
+        "options": {"expires": float(ANALYSIS_REAPER_INTERVAL_SECONDS)},
+    },
+}
+
+
+def _check_pipeline_limits() -> None:
+    def require(condition: bool, message: str) -> None:
+        if not condition:
+            raise ImproperlyConfigured(message)
+
+    require(
+        ML_CONNECT_TIMEOUT_SECONDS + ML_READ_TIMEOUT_SECONDS
+        < ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS,
+        "ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS must exceed the ML connect + read timeouts, so a"
+        " slow answer ends as a timeout the task records, not as a killed task.",
+    )
+    require(
+        ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS < ANALYSIS_TASK_TIME_LIMIT_SECONDS,
+        "ANALYSIS_TASK_TIME_LIMIT_SECONDS must exceed ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS.",
+    )
+    require(
+        max(ANALYSIS_TASK_TIME_LIMIT_SECONDS, ANALYSIS_RETRY_BACKOFF_MAX_SECONDS * 2)
+        < CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+        "CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS must exceed the analysis hard time limit and"
+        " the longest retry delay, or the broker hands a running task to a second worker.",
+    )
+    require(
+        max(
+            ANALYSIS_HEARTBEAT_SECONDS,
+            ANALYSIS_RETRY_BACKOFF_MAX_SECONDS,
+            ANALYSIS_DISCOVERY_BACKOFF_MAX_SECONDS,
+        )
+        < ANALYSIS_STUCK_TIMEOUT_SECONDS,
+        "ANALYSIS_STUCK_TIMEOUT_SECONDS must exceed ANALYSIS_HEARTBEAT_SECONDS and the longest"
+        " retry delays, or the reaper re-sends work that is only waiting for its next attempt.",
+    )
+    longest_run = ANALYSIS_DISCOVERY_TIMEOUT_SECONDS + (ANALYSIS_REAPER_MAX_REDISPATCHES + 1) * (
+        ANALYSIS_MAX_RETRIES + 1
+    ) * (ANALYSIS_TASK_TIME_LIMIT_SECONDS + ANALYSIS_RETRY_BACKOFF_MAX_SECONDS)
+    require(
+        longest_run < CELERY_RESULT_EXPIRES,
+        f"CELERY_RESULT_EXPIRES_SECONDS must exceed the longest possible run ({longest_run:.0f} s)"
+        " or a run's chord state expires before it finishes.",
+    )
+    require(
+        0.0 <= VERDICT_REAL_THRESHOLD <= VERDICT_FAKE_THRESHOLD <= 1.0,
+        "Verdict thresholds must satisfy"
+        " 0 <= VERDICT_REAL_THRESHOLD <= VERDICT_FAKE_THRESHOLD <= 1.",
+    )
+
+
+_check_pipeline_limits()
+
+# --- Monitoring and the operator console ----------------------------------------------------------
+
+# Celery beat asks the inference server's /stats this often and records a ServerHealth row; rows
+# older than HEALTH_RETENTION_DAYS are pruned by the same task.
+HEALTH_CHECK_INTERVAL = env_int("HEALTH_CHECK_INTERVAL", 60)
+HEALTH_RETENTION_DAYS = env_int("HEALTH_RETENTION_DAYS", 30)
+CELERY_TASK_ROUTES["monitoring.*"] = {"queue": HOUSEKEEPING_QUEUE}
+CELERY_BEAT_SCHEDULE["check-inference-health"] = {
+    "task": "monitoring.check_inference_health",
+    "schedule": float(HEALTH_CHECK_INTERVAL),
+    # A check that waited longer than one interval is superseded by the next one.
+    "options": {"expires": float(HEALTH_CHECK_INTERVAL)},
+}
+# GET /monitoring/server-status reuses a /stats answer this young (0: always ask the server).
+MONITORING_STATUS_CACHE_SECONDS = env_int("MONITORING_STATUS_CACHE_SECONDS", 5)
+# Rows of GET /monitoring/server-history (and points of the page's chart) by default, and at most.
+MONITORING_HISTORY_DEFAULT_LIMIT = env_int("MONITORING_HISTORY_DEFAULT_LIMIT", 50)
+MONITORING_HISTORY_MAX_LIMIT = env_int("MONITORING_HISTORY_MAX_LIMIT", 500)
+# Seconds queue-status waits for workers to answer Celery's inspect broadcast.
+MONITORING_INSPECT_TIMEOUT_SECONDS = env_float("MONITORING_INSPECT_TIMEOUT_SECONDS", 1.0)
+# Window of the "recent" figures: completed/failed jobs, and the admin's failure rate.
+MONITORING_RECENT_WINDOW_HOURS = env_int("MONITORING_RECENT_WINDOW_HOURS", 24)
+# Analytics window in days when `?days=` is not given, and the largest one accepted.
+MONITORING_ANALYTICS_DEFAULT_DAYS = env_int("MONITORING_ANALYTICS_DEFAULT_DAYS", 30)
+MONITORING_ANALYTICS_MAX_DAYS = env_int("MONITORING_ANALYTICS_MAX_DAYS", 365)
+# How many of the slowest and of the fastest analyses analytics lists.
+MONITORING_ANALYTICS_TOP_COUNT = env_int("MONITORING_ANALYTICS_TOP_COUNT", 5)
+# Characters of a JSON document (result payload, error details) the admin pretty-prints.
+ADMIN_JSON_PREVIEW_MAX_CHARS = env_int("ADMIN_JSON_PREVIEW_MAX_CHARS", 100_000)
+
+# --- Reports --------------------------------------------------------------------------------------
+
+# Risk level printed in the PDF report, from the run's fake score (0-1): High at or above
+# REPORT_RISK_HIGH, Elevated at or above REPORT_RISK_ELEVATED, Moderate at or above
+# REPORT_RISK_MODERATE, Low below. The report prints this rule next to the level.
+REPORT_RISK_HIGH = env_float("REPORT_RISK_HIGH", 0.75)
+REPORT_RISK_ELEVATED = env_float("REPORT_RISK_ELEVATED", 0.55)
+REPORT_RISK_MODERATE = env_float("REPORT_RISK_MODERATE", 0.45)
+if not 0.0 <= REPORT_RISK_MODERATE <= REPORT_RISK_ELEVATED <= REPORT_RISK_HIGH <= 1.0:
+    raise ImproperlyConfigured(
+        "Report risk thresholds must satisfy"
+        " 0 <= REPORT_RISK_MODERATE <= REPORT_RISK_ELEVATED <= REPORT_RISK_HIGH <= 1."
+    )
+
+# --- Pages and live progress ----------------------------------------------------------------------
+
+# Seconds a one-time websocket ticket (POST /api/v1/auth/ws-ticket) stays valid before first use.
+WS_TICKET_TTL_SECONDS = env_int("WS_TICKET_TTL_SECONDS", 60)
+# Dashboard rows per page, and the page sizes a user may pick (the largest is the cap).
+DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 20)
+DASHBOARD_PAGE_SIZE_CHOICES = sorted(
+    {int(size) for size in env_list("DASHBOARD_PAGE_SIZE_CHOICES", ["10", "20", "50", "100"])}
+    | {DASHBOARD_PAGE_SIZE}
+)
+# Most points per model sent to a page's charts; longer series are downsampled (extremes kept).
+PAGE_CHART_MAX_POINTS = env_int("PAGE_CHART_MAX_POINTS", 300)
+# Largest grid (cells per side) of a spectrogram or image heatmap sent to a page; larger matrices
+# are averaged down block by block.
+PAGE_HEATMAP_MAX_CELLS = env_int("PAGE_HEATMAP_MAX_CELLS", 128)
+# Characters of a model's raw result shown on its report page; the rest is cut (heatmaps can be
+# megabytes). The whole result stays available from the API.
+PAGE_RAW_RESULT_MAX_CHARS = env_int("PAGE_RAW_RESULT_MAX_CHARS", 200_000)
+
+# --- Logging --------------------------------------------------------------------------------------
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# plain | json (one JSON object per line, with the request id).
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if DJANGO_ENV == "production" else "plain")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "drishtiksha.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "drishtiksha.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+# --- Accounts and authentication ------------------------------------------------------------------
+
+# Expired refresh-token records are dropped daily; they can no longer be used or revoked.
+CELERY_BEAT_SCHEDULE["flush-expired-tokens"] = {
+    "task": "accounts.flush_expired_tokens",
+    "schedule": float(24 * 60 * 60),
+}
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Cookies are marked Secure in production (served over HTTPS); development runs on plain http.
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", DJANGO_ENV == "production")
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Login also sets the access token as an httpOnly cookie, which the browser extension reads; its
+# name is fixed by the existing clients.
+AUTH_COOKIE_NAME = "authToken"
+AUTH_COOKIE_SECURE = SECURE_COOKIES
+AUTH_COOKIE_SAMESITE = "Lax"
+AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_LIFETIME_MINUTES", 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_LIFETIME_DAYS", 7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    # Tokens carry a hash of the password: changing or resetting it revokes every access token too.
+    "CHECK_REVOKE_TOKEN": True,
+}
+
+# Failed logins per (client address, email) within the window before further attempts get 429.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 10 * 60)
+
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 24 * 60 * 60)
+# Origin used in links sent by email (e.g. https://drishtiksha.example); unset: the request's own.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
+
+# --- Email ----------------------------------------------------------------------------------------
+
+# Printed to the console unless an SMTP host is configured (or EMAIL_BACKEND names another backend).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Drishtiksha <no-reply@localhost>")
+
+# --- API (/api/v1) --------------------------------------------------------------------------------
+
+API_DEFAULT_PAGE_SIZE = env_int("API_DEFAULT_PAGE_SIZE", 20)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
+API_SIGNUP_THROTTLE_RATE = env_str("API_SIGNUP_THROTTLE_RATE", "20/hour")
+API_PASSWORD_RESET_THROTTLE_RATE = env_str("API_PASSWORD_RESET_THROTTLE_RATE", "5/hour")
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0 trusts only the socket
+# address; trusting more than there are lets callers pick their own address and dodge throttles.
+API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["drishtiksha.api.renderers.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "drishtiksha.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "drishtiksha.api.authentication.CookieJWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "drishtiksha.api.pagination.EnvelopePagination",
+    "DEFAULT_SCHEMA_CLASS": "drishtiksha.api.schema.EnvelopeAutoSchema",
+    "EXCEPTION_HANDLER": "drishtiksha.api.exceptions.api_exception_handler",
+    "NUM_PROXIES": API_TRUSTED_PROXY_COUNT,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Drishtiksha API",
+    "DESCRIPTION": (
+        "Deepfake analysis. Every answer is an envelope: `{statusCode, data, message, success}` on"
+        " success, `{statusCode, success: false, message, errors: [{field, message}]}` on error."
+        " Authenticate with `Authorization: Bearer <token>`, the `authToken` cookie or a session."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Documentation assets come from the drf-spectacular-sidecar package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One named schema per vocabulary, so that `status` of a run and of an analysis stay distinct.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "media_analysis.choices.RunStatus",
+        "AnalysisStatusEnum": "media_analysis.choices.AnalysisStatus",
+        "MediaTypeEnum": "media_analysis.choices.MediaType",
+        "PredictionEnum": "media_analysis.choices.Prediction",
+        "VerdictEnum": "media_analysis.choices.Verdict",
+    },
+}
+
+# --- Production -----------------------------------------------------------------------------------
+
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    # Hashed, compressed static files served by WhiteNoise with far-future cache headers.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
