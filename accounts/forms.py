@@ -1,0 +1,94 @@
+"""Forms of the account pages. They check shape only; the services decide everything else
+(password strength, duplicate emails, credentials), exactly as for the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from accounts.models import User
+
+NAME_MAX_LENGTH = User._meta.get_field("first_name").max_length
+PASSWORDS_DIFFER_MESSAGE = "The two passwords do not match."
+
+
+def _email_field() -> forms.EmailField:
+    return forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+
+def _password_field(label: str, *, autocomplete: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def _new_password_field(label: str) -> forms.CharField:
+    return _password_field(
+        label,
+        autocomplete="new-password",
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+
+def _name_field(label: str, *, autocomplete: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=NAME_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+class RepeatedPasswordForm(forms.Form):
+    """A form where a new password is typed twice, in `password_fields` (first, repeat)."""
+
+    password_fields = ("new_password", "new_password_again")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        first_name, repeat_name = self.password_fields
+        first, repeat = cleaned.get(first_name), cleaned.get(repeat_name)
+        if first and repeat and first != repeat:
+            self.add_error(repeat_name, PASSWORDS_DIFFER_MESSAGE)
+        return cleaned
+
+
+class LoginForm(forms.Form):
+    email = _email_field()
+    password = _password_field("Password", autocomplete="current-password")
+
+
+class SignupForm(RepeatedPasswordForm):
+    password_fields = ("password", "password_again")
+
+    email = _email_field()
+    first_name = _name_field("First name", autocomplete="given-name")
+    last_name = _name_field("Last name", autocomplete="family-name")
+    password = _new_password_field("Password")
+    password_again = _password_field("Password (again)", autocomplete="new-password")
+
+
+class ProfileForm(forms.Form):
+    first_name = _name_field("First name", autocomplete="given-name")
+    last_name = _name_field("Last name", autocomplete="family-name")
+
+
+class PasswordChangeForm(RepeatedPasswordForm):
+    current_password = _password_field("Current password", autocomplete="current-password")
+    new_password = _new_password_field("New password")
+    new_password_again = _password_field("New password (again)", autocomplete="new-password")
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = _email_field()
+
+
+class SetPasswordForm(RepeatedPasswordForm):
+    new_password = _new_password_field("New password")
+    new_password_again = _password_field("New password (again)", autocomplete="new-password")

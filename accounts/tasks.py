@@ -1,0 +1,19 @@
+"""Periodic account housekeeping."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.management import call_command
+
+
+@shared_task(
+    name="accounts.flush_expired_tokens",
+    soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
+)
+def flush_expired_tokens() -> None:
+    """Drop refresh-token records past their expiry: they can no longer be used or revoked.
+
+    Every login and refresh adds a row to the outstanding and blacklist tables; without this
+    they would grow forever.
+    """
+    call_command("flushexpiredtokens")

@@ -1,0 +1,23 @@
+"""Account pages under /accounts/."""
+
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("signup/", views.signup_view, name="signup"),
+    path("logout/", views.logout_view, name="logout"),
+    path("profile/", views.profile_view, name="profile"),
+    path("profile/password/", views.password_change_view, name="password_change"),
+    path("password-reset/", views.password_reset_view, name="password_reset"),
+    path("password-reset/done/", views.password_reset_done_view, name="password_reset_done"),
+    path(
+        "reset/<str:uidb64>/<str:token>/",
+        views.password_reset_confirm_view,
+        name="password_reset_confirm",
+    ),
+    path("reset/done/", views.password_reset_complete_view, name="password_reset_complete"),
+]
