@@ -1,0 +1,206 @@
+"""Wire shapes of media, runs and analyses (camelCase, as the existing clients expect)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
+from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
+
+ANALYSIS_SUMMARY_FIELDS = [
+    "id",
+    "model_name",
+    "model_used",
+    "status",
+    "prediction",
+    "confidence",
+    "processing_time",
+    "media_type",
+    "error_message",
+    "progress",
+    "total",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "created_at",
+    "updated_at",
+]
+
+
+class AnalysisSerializer(CamelCaseModelSerializer):
+    """One model's analysis without its (possibly megabytes large) result payload."""
+
+    class Meta:
+        model = DeepfakeAnalysis
+        fields = ANALYSIS_SUMMARY_FIELDS
+
+
+class AnalysisDetailSerializer(CamelCaseModelSerializer):
+    """With the inference server's whole answer (`resultPayload`, verbatim) and error details."""
+
+    class Meta:
+        model = DeepfakeAnalysis
+        fields = [*ANALYSIS_SUMMARY_FIELDS, "error_details", "result_payload"]
+
+
+RUN_FIELDS = [
+    "id",
+    "media_id",
+    "run_number",
+    "status",
+    "verdict",
+    "fake_score",
+    "agreement",
+    "requested_models",
+    "error_message",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "report_url",
+    "analyses",
+]
+
+
+class RunSerializer(CamelCaseModelSerializer):
+    media_id = serializers.UUIDField(read_only=True)
+    report_url = serializers.SerializerMethodField()
+    analyses = AnalysisSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AnalysisRun
+        fields = RUN_FIELDS
+
+    def get_report_url(self, run: AnalysisRun) -> str:
+        return reverse("media-api:run-report", kwargs={"run_id": run.pk})
+
+
+class RunDetailSerializer(RunSerializer):
+    analyses = AnalysisDetailSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AnalysisRun
+        fields = RUN_FIELDS
+
+
+MEDIA_FIELDS = [
+    "id",
+    "filename",
+    "url",
+    "thumbnail_url",
+    "mimetype",
+    "size",
+    "description",
+    "status",
+    "media_type",
+    "has_audio",
+    "metadata",
+    "sha256",
+    "user_id",
+    "latest_analysis_run_id",
+    "latest_run",
+    "created_at",
+    "updated_at",
+]
+
+
+class MediaSerializer(CamelCaseModelSerializer):
+    """A media item with its latest run and that run's analyses (list and upload answers)."""
+
+    filename = serializers.CharField(source="original_filename", read_only=True)
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    user_id = serializers.UUIDField(source="owner_id", read_only=True)
+    latest_analysis_run_id = serializers.UUIDField(source="latest_run_id", read_only=True)
+    latest_run = RunSerializer(read_only=True)
+
+    class Meta:
+        model = Media
+        fields = MEDIA_FIELDS
+
+    def get_url(self, media: Media) -> str:
+        return reverse("media-api:file", kwargs={"media_id": media.pk})
+
+    def get_thumbnail_url(self, media: Media) -> str | None:
+        if not media.thumbnail:
+            return None
+        return reverse("media-api:thumbnail", kwargs={"media_id": media.pk})
+
+
+class MediaDetailSerializer(MediaSerializer):
+    """Every run, newest first, with full analyses; `analyses` repeats the latest run's."""
+
+    latest_run = RunDetailSerializer(read_only=True)
+    runs = RunDetailSerializer(many=True, read_only=True)
+    analyses = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Media
+        fields = [*MEDIA_FIELDS, "runs", "analyses"]
+
+    def get_analyses(self, media: Media) -> list[dict]:
+        if media.latest_run is None:
+            return []
+        return AnalysisDetailSerializer(media.latest_run.analyses.all(), many=True).data
+
+
+class UploadedMediaSerializer(MediaSerializer):
+    duplicate_of = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Media
+        fields = [*MEDIA_FIELDS, "duplicate_of"]
+
+    def get_duplicate_of(self, media: Media) -> str | None:
+        duplicate = self.context.get("duplicate_of")
+        return str(duplicate.pk) if duplicate is not None else None
+
+
+class ModelNamesField(serializers.ListField):
+    """Model names as a JSON list, repeated form fields, or one comma-separated string."""
+
+    child = serializers.CharField(max_length=100)
+
+    def get_value(self, dictionary):
+        if hasattr(dictionary, "getlist") and self.field_name in dictionary:
+            values = dictionary.getlist(self.field_name)
+            return [name.strip() for value in values for name in str(value).split(",")]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.split(",")
+        names = [name.strip() for name in super().to_internal_value(data)]
+        return list(dict.fromkeys(name for name in names if name))
+
+
+class MediaUploadSerializer(CamelCaseSerializer):
+    reject_unknown_fields = True
+
+    media = serializers.FileField(required=False, allow_empty_file=True)
+    file = serializers.FileField(required=False, allow_empty_file=True)
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH, trim_whitespace=True
+    )
+    models = ModelNamesField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("media") and not attrs.get("file"):
+            raise serializers.ValidationError(
+                {"media": "No file was submitted: send it in the multipart field `media`."}
+            )
+        return attrs
+
+
+class MediaUpdateSerializer(CamelCaseSerializer):
+    reject_unknown_fields = True
+
+    description = serializers.CharField(
+        allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH, trim_whitespace=True
+    )
+
+
+class RunRequestSerializer(CamelCaseSerializer):
+    reject_unknown_fields = True
+
+    models = ModelNamesField(required=False)

@@ -1,0 +1,169 @@
+"""The one progress publisher: every progress event of the pipeline leaves through here.
+
+Events go to the owner's Channels group as `{"type": "progress.event", "event": {...}}`; the
+websocket consumer forwards `event` to the browser unchanged. Each event is
+
+    {"event": "ANALYSIS_COMPLETED", "mediaId": "…", "runId": "…", "modelName": "SIGLIP-LSTM-V4",
+     "timestamp": "2025-10-12T10:00:00.123456Z", "sequence": 7, "data": {…}}
+
+with `modelName` null for run-level events and `sequence` increasing per run (a Redis counter),
+so a client can order events that parallel workers delivered out of order and drop stale ones.
+The current state is also in the database (statuses, and `progress` / `total` per analysis), so a
+client that connects late starts from a snapshot rather than from the event history.
+
+Publishing is best effort: a failure is logged and swallowed, because losing a progress update
+must never fail an analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import threading
+import uuid
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from media_analysis.choices import AnalysisStatus
+from media_analysis.models import DeepfakeAnalysis
+from media_analysis.redis_connection import redis_client, redis_key
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "progress.event"
+
+
+class ProgressEvent(enum.StrEnum):
+    ANALYSIS_QUEUED = "ANALYSIS_QUEUED"
+    ANALYSIS_STARTED = "ANALYSIS_STARTED"
+    FRAME_ANALYSIS_PROGRESS = "FRAME_ANALYSIS_PROGRESS"
+    ANALYSIS_COMPLETED = "ANALYSIS_COMPLETED"
+    ANALYSIS_FAILED = "ANALYSIS_FAILED"
+    RUN_COMPLETED = "RUN_COMPLETED"
+
+
+def user_group_name(user_id: uuid.UUID | str) -> str:
+    """The Channels group of one user's connections."""
+    return f"user.{user_id}"
+
+
+_loop_lock = threading.Lock()
+_loop_owner: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """This process's publishing event loop, running in a daemon thread.
+
+    The channel layer keeps its Redis connections per event loop; one long-lived loop lets every
+    event reuse them instead of connecting anew (as a fresh `async_to_sync` loop per call would).
+    Created lazily and again after a fork, since threads do not survive into a worker child.
+    """
+    global _loop_owner
+    with _loop_lock:
+        if _loop_owner is None or _loop_owner[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=loop.run_forever, name="progress-publisher", daemon=True
+            ).start()
+            _loop_owner = (os.getpid(), loop)
+        return _loop_owner[1]
+
+
+def _group_send(group: str, message: dict[str, Any]) -> None:
+    # Waiting for each send keeps one thread's events in the order it published them.
+    asyncio.run_coroutine_threadsafe(
+        get_channel_layer().group_send(group, message), _publisher_loop()
+    ).result(timeout=settings.PROGRESS_PUBLISH_TIMEOUT_SECONDS)
+
+
+def _next_sequence(run_id: uuid.UUID | str) -> int:
+    key = redis_key("run-sequence", run_id)
+    pipeline = redis_client().pipeline(transaction=False)
+    pipeline.incr(key)
+    pipeline.expire(key, settings.PROGRESS_SEQUENCE_TTL_SECONDS)
+    sequence, _ = pipeline.execute()
+    return int(sequence)
+
+
+def event_publish(
+    *,
+    event: ProgressEvent,
+    user_id: uuid.UUID | str,
+    media_id: uuid.UUID | str,
+    run_id: uuid.UUID | str,
+    model_name: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Send one event to the user's group; returns it, or None when it could not be sent."""
+    try:
+        payload = {
+            "event": str(event),
+            "mediaId": str(media_id),
+            "runId": str(run_id),
+            "modelName": model_name,
+            "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+            "sequence": _next_sequence(run_id),
+            "data": data or {},
+        }
+        _group_send(user_group_name(user_id), {"type": MESSAGE_TYPE, "event": payload})
+    except Exception:  # noqa: BLE001 - progress is a bonus; never fail the caller over it
+        logger.warning("could not publish %s for run %s", event, run_id, exc_info=True)
+        return None
+    return payload
+
+
+def analysis_progress_publish(
+    *,
+    analysis: DeepfakeAnalysis,
+    user_id: uuid.UUID | str,
+    media_id: uuid.UUID | str,
+    progress: int | None,
+    total: int | None,
+    message: str = "",
+    stage: str = "",
+    persist: bool = True,
+) -> dict[str, Any] | None:
+    """Record one model's progress (unless `persist` is off) and publish it.
+
+    The write only touches an analysis still in progress, so a late progress message can never
+    overwrite a finished one.
+    """
+    if persist and progress is not None:
+        try:
+            DeepfakeAnalysis.objects.filter(
+                pk=analysis.pk, status__in=[AnalysisStatus.PENDING, AnalysisStatus.PROCESSING]
+            ).update(progress=progress, total=total, updated_at=timezone.now())
+        except Exception:  # noqa: BLE001 - same rule as publishing: progress never fails a caller
+            logger.warning("could not record progress of analysis %s", analysis.pk, exc_info=True)
+    return event_publish(
+        event=ProgressEvent.FRAME_ANALYSIS_PROGRESS,
+        user_id=user_id,
+        media_id=media_id,
+        run_id=analysis.run_id,
+        model_name=analysis.model_name,
+        data={
+            "analysisId": str(analysis.pk),
+            "progress": progress,
+            "total": total,
+            "message": message,
+            "stage": stage,
+        },
+    )
+
+
+def run_sequences_current(*, run_ids: list[uuid.UUID | str]) -> dict[str, int]:
+    """The last sequence number given out per run (0 for a run without events yet).
+
+    Read *before* the rows of a snapshot, these tell a client which events the snapshot already
+    contains: publishers record their change first and only then number and send the event, so
+    every event numbered up to this value had written its change before the snapshot was read.
+    """
+    if not run_ids:
+        return {}
+    values = redis_client().mget([redis_key("run-sequence", run_id) for run_id in run_ids])
+    return {str(run_id): int(value or 0) for run_id, value in zip(run_ids, values, strict=True)}

@@ -1,0 +1,142 @@
+"""Media, their versioned analysis runs, and one analysis row per (run, model)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
+
+DESCRIPTION_MAX_LENGTH = 500
+MODEL_NAME_MAX_LENGTH = 100
+
+
+class Media(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media"
+    )
+    original_filename = models.CharField(
+        max_length=255, help_text="The name the file was uploaded with; for display only."
+    )
+    # Stored under a key the service chooses (`videos/<uuid>.mp4`), never a user-supplied path.
+    file = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255, blank=True)
+    mimetype = models.CharField(max_length=100)
+    size = models.BigIntegerField(help_text="Bytes.")
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    media_type = models.CharField(
+        max_length=10, choices=MediaType.choices, default=MediaType.UNKNOWN
+    )
+    has_audio = models.BooleanField(null=True, blank=True, help_text="Video only; null otherwise.")
+    metadata = models.JSONField(default=dict, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    latest_run = models.ForeignKey(
+        "AnalysisRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "media"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="media_owner_created_idx"),
+            models.Index(fields=["owner", "sha256"], name="media_owner_sha256_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_filename
+
+
+class AnalysisRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    media = models.ForeignKey(Media, on_delete=models.CASCADE, related_name="runs")
+    run_number = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    requested_models = models.JSONField(
+        default=list, blank=True, help_text="Model names asked for; empty means all compatible."
+    )
+    verdict = models.CharField(max_length=15, choices=Verdict.choices, null=True, blank=True)
+    fake_score = models.FloatField(
+        null=True, blank=True, help_text="Mean fake probability over completed analyses."
+    )
+    agreement = models.FloatField(
+        null=True, blank=True, help_text="Share of completed analyses agreeing with the verdict."
+    )
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-run_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["media", "run_number"], name="run_number_unique_per_media"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="run_status_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Run #{self.run_number} of {self.media_id}"
+
+
+class DeepfakeAnalysis(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="analyses")
+    # A plain string, never an enum: models appear on the inference server without notice.
+    model_name = models.CharField(max_length=MODEL_NAME_MAX_LENGTH)
+    model_used = models.CharField(
+        max_length=MODEL_NAME_MAX_LENGTH,
+        blank=True,
+        help_text="The model that actually answered; the server may fall back to another one.",
+    )
+    prediction = models.CharField(max_length=4, choices=Prediction.choices, null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
+    )
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    processing_time = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    media_type = models.CharField(max_length=10, choices=MediaType.choices, null=True, blank=True)
+    result_payload = models.JSONField(null=True, blank=True)
+    progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    redispatches = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the stuck-run reaper sent this analysis again."
+    )
+    task_id = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deepfake analyses"
+        ordering = ["model_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "model_name"], name="analysis_unique_model_per_run"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["model_name"], name="analysis_model_name_idx"),
+            models.Index(fields=["processing_time"], name="analysis_processing_time_idx"),
+            models.Index(fields=["media_type"], name="analysis_media_type_idx"),
+            models.Index(fields=["confidence"], name="analysis_confidence_idx"),
+            models.Index(fields=["status", "updated_at"], name="analysis_status_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} ({self.status})"

@@ -1,0 +1,1089 @@
+"""The PDF report of one analysis run: what a user hands to their editor.
+
+It has to be correct, honest and readable on paper: the verdict and the rule behind it, the file's
+metadata, every model's answer (failures included), charts, and a plain statement of what the
+numbers do and do not mean. It is built with ReportLab, which is pure Python with built-in fonts:
+no browser, no system libraries, no network.
+
+The built-in PDF fonts cover Windows-1252 only, so every piece of user or model text goes through
+`pdf_text` (unsupported characters become "?", accents are kept where the font has them) and,
+before it enters Paragraph markup, through `markup` (escaped, bounded in length). Payloads come
+from the inference server and are read defensively: a missing key, a null or a value of the wrong
+type is shown as "Not available", never an exception.
+
+The verdict, fake score and agreement are the run's stored values, computed once when the run
+finished; the report only explains them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
+from media_analysis.models import AnalysisRun, DeepfakeAnalysis
+from media_analysis.reports import charts
+from media_analysis.verdict import fake_probability as verdict_fake_probability
+
+PAGE_MARGIN = 18 * mm
+CONTENT_WIDTH = A4[0] - 2 * PAGE_MARGIN
+# A frame score is the fake probability of that frame or window; above one half it leans fake.
+SUSPICIOUS_FRAME_SCORE = 0.5
+FILENAME_STEM_MAX_LENGTH = 60
+# Free-form payload sections are printed generically; these bounds keep one chatty model from
+# filling pages.
+MAX_DETAIL_ROWS = 40
+MAX_NESTING_DEPTH = 4
+MAX_INLINE_LIST = 6
+MAX_TEXT_CHARS = 1500
+NOT_AVAILABLE = "Not available"
+# The same defaults as the verdict computation, for deployments that do not set them.
+DEFAULT_VERDICT_FAKE_THRESHOLD = 0.55
+DEFAULT_VERDICT_REAL_THRESHOLD = 0.45
+AGREEMENT_RULE = (
+    "Agreement is the share of completed models that agree with the verdict: for 'Likely "
+    "deepfake' and 'Likely authentic', those whose own prediction is the verdict; for "
+    "'Inconclusive', those whose own fake probability lies inside the inconclusive band."
+)
+AUDIO_SECTIONS = ("properties", "pitch", "energy", "spectral", "voice_quality")
+
+TEXT_COLOR = colors.HexColor("#111827")
+MUTED_COLOR = colors.HexColor("#6b7280")
+RULE_COLOR = colors.HexColor("#d1d5db")
+HEADER_FILL = colors.HexColor("#f3f4f6")
+VERDICT_FILLS = {
+    Verdict.FAKE: colors.HexColor("#fdecea"),
+    Verdict.REAL: colors.HexColor("#e9f7ef"),
+    Verdict.INCONCLUSIVE: colors.HexColor("#fef5e7"),
+}
+
+
+def _build_styles() -> dict[str, ParagraphStyle]:
+    body = ParagraphStyle(
+        "body", fontName="Helvetica", fontSize=9, leading=12.5, textColor=TEXT_COLOR, spaceAfter=4
+    )
+    bold = {"fontName": "Helvetica-Bold"}
+    return {
+        "title": ParagraphStyle("title", parent=body, **bold, fontSize=20, leading=25),
+        "subtitle": ParagraphStyle(
+            "subtitle", parent=body, fontSize=12, leading=15, textColor=MUTED_COLOR, spaceAfter=10
+        ),
+        # Headings stay on the page of what they introduce.
+        "h1": ParagraphStyle(
+            "h1",
+            parent=body,
+            **bold,
+            fontSize=14,
+            leading=18,
+            spaceBefore=12,
+            spaceAfter=6,
+            keepWithNext=1,
+        ),
+        "h2": ParagraphStyle(
+            "h2",
+            parent=body,
+            **bold,
+            fontSize=11,
+            leading=14,
+            spaceBefore=8,
+            spaceAfter=4,
+            keepWithNext=1,
+        ),
+        "h3": ParagraphStyle(
+            "h3", parent=body, **bold, fontSize=9, leading=12, spaceBefore=6, keepWithNext=1
+        ),
+        "body": body,
+        "small": ParagraphStyle(
+            "small", parent=body, fontSize=7.5, leading=9.5, textColor=MUTED_COLOR
+        ),
+        "caption": ParagraphStyle(
+            "caption",
+            parent=body,
+            fontSize=7.5,
+            leading=9.5,
+            textColor=MUTED_COLOR,
+            spaceAfter=6,
+            keepWithNext=1,
+        ),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10, spaceAfter=0),
+        "cell_bold": ParagraphStyle(
+            "cell_bold", parent=body, **bold, fontSize=8, leading=10, spaceAfter=0
+        ),
+        "verdict": ParagraphStyle(
+            "verdict", parent=body, **bold, fontSize=18, leading=22, spaceAfter=0
+        ),
+    }
+
+
+STYLES = _build_styles()
+
+
+# --- Text -----------------------------------------------------------------------------------------
+
+
+def pdf_text(value: object) -> str:
+    """`value` as text the built-in fonts can draw (Windows-1252).
+
+    Accented letters outside the code page lose their accent ("ő" -> "o"); anything else, such
+    as Devanagari or CJK, becomes "?". Tabs become spaces; other control characters are dropped.
+    """
+    text = unicodedata.normalize("NFC", str(value))
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append(char)
+            continue
+        if char in "\t\r":
+            out.append(" ")
+            continue
+        if unicodedata.category(char).startswith("C"):
+            continue
+        try:
+            char.encode("cp1252")
+        except UnicodeEncodeError:
+            folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            out.append(folded or "?")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def markup(value: object, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """`value` made safe for Paragraph markup: font-safe, escaped, bounded, line breaks kept."""
+    text = pdf_text(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\n", "<br/>")
+
+
+# --- Numbers, sizes, durations, dates -------------------------------------------------------------
+
+
+def format_number(value: object) -> str:
+    """A JSON number for people: thousands separators, about four significant digits."""
+    number = charts.as_number(value)
+    if number is None:
+        return NOT_AVAILABLE
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    if abs(number) >= 100:
+        return f"{number:,.1f}"
+    return f"{number:.4g}"
+
+
+def format_percent(value: object) -> str:
+    number = charts.as_number(value)
+    return NOT_AVAILABLE if number is None else f"{number * 100:.1f}%"
+
+
+def format_seconds(value: object) -> str:
+    number = charts.as_number(value)
+    return NOT_AVAILABLE if number is None else f"{number:.2f} s"
+
+
+def format_duration(seconds: object) -> str:
+    """A duration given in seconds, e.g. 12.3 s, 2 min 5.5 s, 1 h 2 min 3 s."""
+    number = charts.as_number(seconds)
+    if number is None or number < 0:
+        return NOT_AVAILABLE
+    number = round(number, 1)
+    if number < 60:
+        return f"{number:g} s"
+    if number < 3600:
+        minutes, rest = divmod(number, 60)
+        return f"{int(minutes)} min {round(rest, 1):g} s"
+    hours, rest = divmod(round(number), 3600)
+    minutes, rest = divmod(rest, 60)
+    return f"{hours} h {minutes} min {rest} s"
+
+
+def format_bytes(value: object) -> str:
+    number = charts.as_number(value)
+    if number is None or number < 0:
+        return NOT_AVAILABLE
+    exact = f"{int(number):,} bytes"
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if number >= factor:
+            return f"{number / factor:.1f} {unit} ({exact})"
+    return exact
+
+
+def format_bitrate(value: object) -> str:
+    number = charts.as_number(value)
+    if number is None or number <= 0:
+        return NOT_AVAILABLE
+    if number >= 1e6:
+        return f"{number / 1e6:.2f} Mbit/s"
+    return f"{number / 1e3:.0f} kbit/s"
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return NOT_AVAILABLE
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _percent_threshold(value: float) -> str:
+    return f"{value * 100:g}%"
+
+
+# --- Risk -----------------------------------------------------------------------------------------
+
+
+def risk_bands() -> list[tuple[str, float]]:
+    """(label, lowest fake score) from the highest band down; below the last band is "Low"."""
+    return [
+        ("High", settings.REPORT_RISK_HIGH),
+        ("Elevated", settings.REPORT_RISK_ELEVATED),
+        ("Moderate", settings.REPORT_RISK_MODERATE),
+    ]
+
+
+def risk_level(fake_score: float | None) -> str | None:
+    if fake_score is None:
+        return None
+    for label, minimum in risk_bands():
+        if fake_score >= minimum:
+            return label
+    return "Low"
+
+
+def risk_rule_text() -> str:
+    """The rule printed next to the risk level, so the reader never has to guess it."""
+    bands = risk_bands()
+    parts = [f"{label} at {_percent_threshold(minimum)} or above" for label, minimum in bands]
+    lowest = _percent_threshold(bands[-1][1])
+    return f"Risk level from the fake score: {', '.join(parts)}, Low below {lowest}."
+
+
+def verdict_thresholds() -> tuple[float, float]:
+    """(fake above, real below) as the verdict computation reads them."""
+    return (
+        getattr(settings, "VERDICT_FAKE_THRESHOLD", DEFAULT_VERDICT_FAKE_THRESHOLD),
+        getattr(settings, "VERDICT_REAL_THRESHOLD", DEFAULT_VERDICT_REAL_THRESHOLD),
+    )
+
+
+# --- Payload reading ------------------------------------------------------------------------------
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class FrameStatistics:
+    count: int
+    mean: float
+    minimum: float
+    maximum: float
+    std: float
+    suspicious: int
+
+    @property
+    def suspicious_share(self) -> float:
+        return self.suspicious / self.count
+
+
+def frame_statistics(scores: list[float]) -> FrameStatistics | None:
+    """Statistics over every frame score (population standard deviation)."""
+    if not scores:
+        return None
+    count = len(scores)
+    mean = math.fsum(scores) / count
+    variance = math.fsum((score - mean) ** 2 for score in scores) / count
+    return FrameStatistics(
+        count=count,
+        mean=mean,
+        minimum=min(scores),
+        maximum=max(scores),
+        std=math.sqrt(variance),
+        suspicious=sum(1 for score in scores if score > SUSPICIOUS_FRAME_SCORE),
+    )
+
+
+def describe_value(value: object) -> str:
+    """One free-form payload value as a short line: long lists are summarised, not dumped."""
+    if value is None:
+        return NOT_AVAILABLE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        if not value:
+            return "(empty list)"
+        numbers = [charts.as_number(item) for item in value]
+        if all(number is not None for number in numbers) and not any(
+            isinstance(item, str) for item in value
+        ):
+            if len(value) <= MAX_INLINE_LIST:
+                return ", ".join(format_number(number) for number in numbers)
+            mean = math.fsum(numbers) / len(numbers)
+            return (
+                f"{len(numbers):,} values: min {format_number(min(numbers))}, "
+                f"mean {format_number(mean)}, max {format_number(max(numbers))}"
+            )
+        return f"list of {len(value):,} items"
+    if isinstance(value, dict):
+        return f"{len(value):,} entries"
+    return str(value)
+
+
+def _flatten(value: object, key: str, depth: int) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict) and value and depth < MAX_NESTING_DEPTH:
+        for child_key, child in value.items():
+            yield from _flatten(child, f"{key}.{child_key}" if key else str(child_key), depth + 1)
+    else:
+        yield key or "value", describe_value(value)
+
+
+def flatten(data: object, *, prefix: str = "") -> tuple[list[tuple[str, str]], bool]:
+    """(key, text) rows of a free-form dict, nested keys joined with dots; True if truncated."""
+    if not isinstance(data, dict) or not data:
+        return [], False
+    rows = list(islice(_flatten(data, prefix, 0), MAX_DETAIL_ROWS + 1))
+    return rows[:MAX_DETAIL_ROWS], len(rows) > MAX_DETAIL_ROWS
+
+
+def matrix_shape(value: object) -> tuple[int, int, bool] | None:
+    """(rows, widest row, ragged) of a list of lists; None when it is not one. O(rows)."""
+    if not isinstance(value, list) or not value or not all(isinstance(row, list) for row in value):
+        return None
+    widths = {len(row) for row in value}
+    return len(value), max(widths), len(widths) > 1
+
+
+# --- Assembling the report data -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ModelView:
+    analysis: DeepfakeAnalysis
+    payload: dict
+    scores: list[tuple[float, float]]
+
+    @property
+    def label(self) -> str:
+        return pdf_text(self.analysis.model_name)
+
+    @property
+    def completed(self) -> bool:
+        return self.analysis.status == AnalysisStatus.COMPLETED
+
+    @property
+    def processing_time(self) -> float | None:
+        seconds = charts.as_number(self.analysis.processing_time)
+        return (
+            seconds
+            if seconds is not None
+            else charts.as_number(self.payload.get("processing_time"))
+        )
+
+
+@dataclass(frozen=True)
+class _Report:
+    run: AnalysisRun
+    models: list[_ModelView]
+    generated_at: datetime
+    report_id: str
+
+    def count(self, status: str) -> int:
+        return sum(1 for model in self.models if model.analysis.status == status)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _report_id(run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> str:
+    """The run id plus a hash of what the report shows: same data, same id.
+
+    Built from row timestamps and headline fields rather than the payloads, which can be
+    megabytes (image heatmaps) and change only together with `updated_at`.
+    """
+    fingerprint = [
+        str(run.id),
+        run.status,
+        run.verdict,
+        run.fake_score,
+        run.agreement,
+        _iso(run.finished_at),
+        _iso(run.updated_at),
+        [
+            [str(a.id), a.status, a.prediction, a.confidence, a.attempts, _iso(a.updated_at)]
+            for a in analyses
+        ],
+    ]
+    digest = hashlib.sha256(json.dumps(fingerprint, default=str).encode()).hexdigest()
+    return f"{run.id}-{digest[:8]}"
+
+
+def _collect(run: AnalysisRun) -> _Report:
+    analyses = sorted(run.analyses.all(), key=lambda analysis: analysis.model_name)
+    models = []
+    for analysis in analyses:
+        payload = _mapping(analysis.result_payload)
+        models.append(
+            _ModelView(
+                analysis=analysis,
+                payload=payload,
+                scores=charts.frame_scores(payload.get("frame_predictions")),
+            )
+        )
+    return _Report(
+        run=run,
+        models=models,
+        generated_at=timezone.now(),
+        report_id=_report_id(run, analyses),
+    )
+
+
+# --- Layout helpers -------------------------------------------------------------------------------
+
+
+def _paragraph(text: str, style: str = "cell") -> Paragraph:
+    """A Paragraph from markup that is already safe (built here or passed through `markup`)."""
+    return Paragraph(text, STYLES[style])
+
+
+def _table(
+    rows: list[list[Flowable | str]],
+    widths: list[float],
+    *,
+    header: bool = False,
+    extra: list[tuple] | None = None,
+) -> Table:
+    style = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE_COLOR),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+    ]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL))
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    table.setStyle(TableStyle(style + (extra or [])))
+    return table
+
+
+def _key_values(rows: list[tuple[str, str]], *, key_width: float = 130) -> Table:
+    """A two-column table of label and value; values are markup that is already safe."""
+    return _table(
+        [[_paragraph(markup(key), "cell_bold"), _paragraph(value)] for key, value in rows],
+        [key_width, CONTENT_WIDTH - key_width],
+    )
+
+
+def _key_values_grid(rows: list[tuple[str, str]], *, key_width: float = 92) -> Table:
+    """Label/value pairs two to a line, for the short facts of one model."""
+    value_width = CONTENT_WIDTH / 2 - key_width
+    cells: list[list[Flowable | str]] = []
+    for start in range(0, len(rows), 2):
+        line: list[Flowable | str] = []
+        for key, value in rows[start : start + 2]:
+            line += [_paragraph(markup(key), "cell_bold"), _paragraph(value)]
+        cells.append(line + ["", ""] * (2 - len(line) // 2))
+    return _table(cells, [key_width, value_width] * 2)
+
+
+def _flattened_table(data: object, *, prefix: str = "") -> list[Flowable]:
+    rows, truncated = flatten(data, prefix=prefix)
+    if not rows:
+        return []
+    flowables: list[Flowable] = [_key_values([(key, markup(value)) for key, value in rows])]
+    if truncated:
+        flowables.append(
+            _paragraph(f"Only the first {MAX_DETAIL_ROWS} entries are shown.", "small")
+        )
+    return flowables
+
+
+def _choice_label(choices: type, value: str | None, *, empty: str = NOT_AVAILABLE) -> str:
+    if not value:
+        return empty
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+# --- Sections -------------------------------------------------------------------------------------
+
+
+def _cover(report: _Report) -> list[Flowable]:
+    run, media = report.run, report.run.media
+    filename = media.original_filename or ""
+    flowables: list[Flowable] = [
+        _paragraph("Deepfake analysis report", "title"),
+        _paragraph(markup(filename) or "Untitled media", "subtitle"),
+        _key_values(
+            [
+                ("Original filename", markup(filename) or NOT_AVAILABLE),
+                ("Media type", markup(_choice_label(MediaType, media.media_type))),
+                ("Media id", str(media.id)),
+                ("Run", f"Run #{run.run_number} ({markup(_choice_label(RunStatus, run.status))})"),
+                ("Run id", str(run.id)),
+                ("Uploaded", format_datetime(media.created_at)),
+                ("Run created", format_datetime(run.created_at)),
+                ("Run started", format_datetime(run.started_at)),
+                ("Run finished", format_datetime(run.finished_at)),
+                ("Report generated", format_datetime(report.generated_at)),
+                ("Report id", report.report_id),
+            ]
+        ),
+    ]
+    if pdf_text(filename) != unicodedata.normalize("NFC", filename):
+        flowables.append(
+            _paragraph(
+                "Characters of the filename that the report font cannot show are printed as "
+                "'?' or without their accents; the media id and SHA-256 identify the file.",
+                "small",
+            )
+        )
+    return flowables
+
+
+def _verdict_box(run: AnalysisRun, completed: int) -> Table:
+    if run.verdict:
+        label = _choice_label(Verdict, run.verdict)
+    elif run.status in RunStatus.active():
+        label = "No verdict yet: the run is in progress"
+    elif completed == 0:
+        label = "No verdict: no model completed"
+    else:
+        label = "No verdict recorded"
+    fill = VERDICT_FILLS.get(run.verdict, HEADER_FILL)
+    box = Table([[_paragraph(markup(label), "verdict")]], colWidths=[CONTENT_WIDTH])
+    box.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), fill),
+                ("BOX", (0, 0), (-1, -1), 0.8, RULE_COLOR),
+                ("TOPPADDING", (0, 0), (-1, -1), 8),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+                ("LEFTPADDING", (0, 0), (-1, -1), 10),
+            ]
+        )
+    )
+    return box
+
+
+def _summary(report: _Report) -> list[Flowable]:
+    run = report.run
+    completed = report.count(AnalysisStatus.COMPLETED)
+    failed = report.count(AnalysisStatus.FAILED)
+    unfinished = len(report.models) - completed - failed
+    fake_score = charts.as_number(run.fake_score)
+    risk = risk_level(fake_score)
+    models_line = f"{completed} completed, {failed} failed"
+    if unfinished:
+        models_line += f", {unfinished} not finished"
+    models_line += f" (of {len(report.models)})"
+    rows = [
+        ("Verdict", markup(_choice_label(Verdict, run.verdict, empty="No verdict"))),
+        ("Fake score", format_percent(fake_score)),
+        ("Agreement", format_percent(run.agreement)),
+        ("Risk level", risk or "Not assessed: there is no fake score"),
+        ("Models", models_line),
+        ("Run status", markup(_choice_label(RunStatus, run.status))),
+    ]
+    if run.error_message:
+        rows.append(("Run error", markup(run.error_message)))
+
+    flowables: list[Flowable] = [
+        _paragraph("Executive summary", "h1"),
+        _verdict_box(run, completed),
+        Spacer(1, 6),
+        _key_values(rows),
+        Spacer(1, 4),
+        _paragraph(markup(risk_rule_text()), "body"),
+    ]
+    fake_above, real_below = verdict_thresholds()
+    if completed:
+        explanation = (
+            f"The fake score is the mean fake probability of the {completed} completed "
+            f"model{'s' if completed != 1 else ''}; above {_percent_threshold(fake_above)} the "
+            f"verdict is 'Likely deepfake', below {_percent_threshold(real_below)} 'Likely "
+            "authentic', and 'Inconclusive' in between, bounds included. " + AGREEMENT_RULE
+        )
+        if failed:
+            explanation += f" {failed} failed model{'s' if failed != 1 else ''} did not count."
+    else:
+        explanation = (
+            "No model completed, so there is no fake score and no verdict. The failures below "
+            "say why."
+        )
+    explanation += " Methodology and limitations are set out at the end of this report."
+    flowables.append(_paragraph(markup(explanation), "body"))
+    return flowables
+
+
+def _media_section(report: _Report) -> list[Flowable]:
+    media = report.run.media
+    metadata = _mapping(media.metadata)
+    fmt = _mapping(metadata.get("format"))
+    rows = [
+        ("MIME type", markup(media.mimetype or NOT_AVAILABLE)),
+        ("File size", format_bytes(media.size)),
+        ("Container", markup(fmt.get("formatName") or NOT_AVAILABLE)),
+    ]
+    if media.media_type != MediaType.IMAGE:
+        rows.append(("Duration", format_duration(fmt.get("duration"))))
+        rows.append(("Overall bit rate", format_bitrate(fmt.get("bitRate"))))
+    if media.media_type == MediaType.VIDEO:
+        has_audio = {True: "yes", False: "no"}.get(media.has_audio, NOT_AVAILABLE)
+        rows.append(("Audio track", has_audio))
+
+    for key, title in (("video", "Video stream"), ("image", "Image")):
+        stream = metadata.get(key)
+        if not isinstance(stream, dict):
+            continue
+        width, height = (
+            charts.as_number(stream.get("width")),
+            charts.as_number(stream.get("height")),
+        )
+        resolution = f"{width:.0f} \u00d7 {height:.0f} px" if width and height else NOT_AVAILABLE
+        rows.append((f"{title}: codec", markup(stream.get("codec") or NOT_AVAILABLE)))
+        rows.append((f"{title}: resolution", resolution))
+        if key == "video":
+            fps = charts.as_number(stream.get("fps"))
+            rows.append((f"{title}: frame rate", f"{fps:g} fps" if fps else NOT_AVAILABLE))
+            rows.append((f"{title}: frames", format_number(stream.get("frameCount"))))
+            rows.append((f"{title}: bit rate", format_bitrate(stream.get("bitRate"))))
+        rows.append((f"{title}: pixel format", markup(stream.get("pixelFormat") or NOT_AVAILABLE)))
+
+    audio = metadata.get("audio")
+    if isinstance(audio, dict):
+        sample_rate = charts.as_number(audio.get("sampleRate"))
+        channels = charts.as_number(audio.get("channels"))
+        layout = {1: " (mono)", 2: " (stereo)"}.get(int(channels) if channels else 0, "")
+        rows += [
+            ("Audio stream: codec", markup(audio.get("codec") or NOT_AVAILABLE)),
+            (
+                "Audio stream: sample rate",
+                f"{format_number(sample_rate)} Hz" if sample_rate else NOT_AVAILABLE,
+            ),
+            (
+                "Audio stream: channels",
+                f"{format_number(channels)}{layout}" if channels else NOT_AVAILABLE,
+            ),
+            ("Audio stream: bit rate", format_bitrate(audio.get("bitRate"))),
+        ]
+    rows.append(("SHA-256", f'<font name="Courier">{markup(media.sha256 or NOT_AVAILABLE)}</font>'))
+    if media.description:
+        rows.append(("Description", markup(media.description)))
+
+    flowables: list[Flowable] = [_paragraph("Media and stream metadata", "h1"), _key_values(rows)]
+    if not metadata:
+        flowables.append(_paragraph("No stream metadata was recorded for this file.", "small"))
+    return flowables
+
+
+def _comparison_section(report: _Report) -> list[Flowable]:
+    header = ["Model", "Model used", "Status", "Prediction", "Confidence", "Time", "Attempts"]
+    rows: list[list[Flowable | str]] = [[_paragraph(title, "cell_bold") for title in header]]
+    for model in report.models:
+        analysis = model.analysis
+        used = analysis.model_used
+        rows.append(
+            [
+                _paragraph(markup(analysis.model_name)),
+                _paragraph(
+                    "-" if not used else "same" if used == analysis.model_name else markup(used)
+                ),
+                _paragraph(markup(_choice_label(AnalysisStatus, analysis.status))),
+                _paragraph(markup(_choice_label(Prediction, analysis.prediction, empty="-"))),
+                _paragraph(format_percent(analysis.confidence) if analysis.prediction else "-"),
+                _paragraph(format_seconds(model.processing_time)),
+                _paragraph(str(analysis.attempts)),
+            ]
+        )
+    flowables: list[Flowable] = [_paragraph("Model comparison", "h1")]
+    if not report.models:
+        flowables.append(_paragraph("No model was scheduled for this run.", "body"))
+        return flowables
+    flowables.append(_table(rows, [132, 90, 60, 56, 58, 50, 47], header=True))
+    return flowables
+
+
+def _chart_block(title: str, caption: str, drawing: Flowable) -> list[Flowable]:
+    # Heading and caption keep with the drawing (and a section heading before them with all three).
+    return [_paragraph(title, "h2"), _paragraph(markup(caption), "caption"), drawing]
+
+
+def _charts_section(report: _Report) -> list[Flowable]:
+    flowables: list[Flowable] = [CondPageBreak(120), _paragraph("Charts", "h1")]
+
+    series = [
+        charts.Series(
+            label=model.label,
+            points=charts.downsample(
+                charts.timeline_points(model.scores, frame_count=model.payload.get("frame_count"))
+            ),
+        )
+        for model in report.models
+        if model.scores
+    ]
+    if series:
+        caption = (
+            "Each line is one model's score per frame or window, placed by its position in the "
+            "media so that models sampling differently line up. Long series are reduced to "
+            f"{charts.CHART_MAX_POINTS} points keeping each stretch's highest and lowest score; "
+            "the statistics in the model details use every score."
+        )
+        flowables.extend(
+            _chart_block(
+                "Frame scores along the media",
+                caption,
+                charts.timeline_chart(series, width=CONTENT_WIDTH),
+            )
+        )
+    else:
+        flowables.append(_paragraph("No model reported frame-level scores.", "body"))
+
+    confidence_rows = [
+        (model.label, model.analysis.prediction, confidence)
+        for model in report.models
+        if model.completed
+        and model.analysis.prediction in Prediction.values
+        and (confidence := charts.as_number(model.analysis.confidence)) is not None
+    ]
+    if confidence_rows:
+        flowables.extend(
+            _chart_block(
+                "Confidence per model",
+                "Confidence is the probability a model gives to its own prediction.",
+                charts.confidence_chart(confidence_rows, width=CONTENT_WIDTH),
+            )
+        )
+
+    time_rows = [
+        (model.label, seconds, model.completed)
+        for model in report.models
+        if (seconds := model.processing_time) is not None
+    ]
+    if time_rows:
+        flowables.extend(
+            _chart_block(
+                "Processing time per model",
+                "Seconds the inference server spent on each model.",
+                charts.processing_time_chart(time_rows, width=CONTENT_WIDTH),
+            )
+        )
+    return flowables
+
+
+def _frame_rows(model: _ModelView) -> list[tuple[str, str]]:
+    payload = model.payload
+    rows = [
+        ("Frames in media", format_number(payload.get("frame_count"))),
+        ("Frames analysed", format_number(payload.get("frames_analyzed"))),
+    ]
+    stats = frame_statistics([score for _, score in model.scores])
+    if stats is None:
+        rows.append(("Frame scores", "None reported"))
+        return rows
+    rows += [
+        ("Scores", format_number(stats.count)),
+        ("Mean score", format_number(stats.mean)),
+        ("Highest score", format_number(stats.maximum)),
+        ("Lowest score", format_number(stats.minimum)),
+        ("Standard deviation", format_number(stats.std)),
+        (
+            f"Suspicious (score above {SUSPICIOUS_FRAME_SCORE:g})",
+            f"{stats.suspicious:,} of {stats.count:,} ({stats.suspicious_share * 100:.1f}%)",
+        ),
+    ]
+    return rows
+
+
+def _audio_flowables(payload: dict) -> list[Flowable]:
+    flowables: list[Flowable] = []
+    for section in AUDIO_SECTIONS:
+        flowables += _flattened_table(payload.get(section), prefix=section)
+    for section in AUDIO_SECTIONS:
+        for key, value in _mapping(payload.get(section)).items():
+            number = charts.as_number(value)
+            if str(key).endswith("_ratio") and number is not None and not 0 <= number <= 1:
+                flowables.append(
+                    _paragraph(
+                        markup(
+                            f"{section}.{key} is {format_number(number)}, outside the valid "
+                            "range 0-1; it is shown as the model reported it."
+                        ),
+                        "small",
+                    )
+                )
+    spectrogram = _mapping(payload.get("visualization")).get("spectrogram_data")
+    shape = matrix_shape(spectrogram)
+    if shape:
+        rows, columns, ragged = shape
+        text = f"{rows:,} \u00d7 {columns:,} matrix{' (rows of unequal length)' if ragged else ''}"
+    elif isinstance(spectrogram, list) and spectrogram:
+        text = f"1-D series of {len(spectrogram):,} values: {describe_value(spectrogram)}"
+    else:
+        text = "None reported"
+    flowables.append(_key_values([("Spectrogram data", markup(text))]))
+    return flowables
+
+
+def _image_flowables(payload: dict) -> list[Flowable]:
+    dimensions = _mapping(payload.get("dimensions"))
+    width, height = (
+        charts.as_number(dimensions.get("width")),
+        charts.as_number(dimensions.get("height")),
+    )
+    shape = matrix_shape(payload.get("heatmap_scores"))
+    if shape:
+        rows, columns, ragged = shape
+        heatmap = (
+            f"{rows:,} \u00d7 {columns:,} scores{' (rows of unequal length)' if ragged else ''}"
+        )
+    else:
+        heatmap = "None reported"
+    return [
+        _key_values(
+            [
+                (
+                    "Dimensions",
+                    f"{width:.0f} \u00d7 {height:.0f} px" if width and height else NOT_AVAILABLE,
+                ),
+                ("Heatmap", heatmap),
+            ]
+        )
+    ]
+
+
+def _model_section(model: _ModelView) -> list[Flowable]:
+    analysis, payload = model.analysis, model.payload
+    confidence = charts.as_number(analysis.confidence)
+    fake_probability = NOT_AVAILABLE
+    if model.completed and confidence is not None and analysis.prediction in Prediction.values:
+        fake_probability = format_percent(
+            float(verdict_fake_probability(prediction=analysis.prediction, confidence=confidence))
+        )
+    media_type = analysis.media_type or str(payload.get("media_type") or "").upper()
+    rows = [
+        ("Status", markup(_choice_label(AnalysisStatus, analysis.status))),
+        ("Processing time", format_seconds(model.processing_time)),
+        ("Prediction", markup(_choice_label(Prediction, analysis.prediction))),
+        ("Model used", markup(analysis.model_used or NOT_AVAILABLE)),
+        ("Confidence", format_percent(confidence)),
+        ("Media type", markup(_choice_label(MediaType, media_type))),
+        ("Fake probability", fake_probability),
+        ("Attempts", str(analysis.attempts)),
+    ]
+    flowables: list[Flowable] = [
+        _paragraph(markup(analysis.model_name), "h2"),
+        _key_values_grid(rows),
+    ]
+    if payload.get("note"):
+        flowables.append(_paragraph(f"<b>Note:</b> {markup(payload['note'])}", "body"))
+
+    subsections: list[tuple[str, list[Flowable]]] = []
+    if analysis.status == AnalysisStatus.FAILED or analysis.error_message:
+        error_rows = [
+            ("Error", markup(analysis.error_message or "No message was recorded.")),
+            ("Attempts", str(analysis.attempts)),
+        ]
+        subsections.append(
+            (
+                "Failure",
+                [
+                    _key_values(error_rows),
+                    *_flattened_table(analysis.error_details, prefix="details"),
+                ],
+            )
+        )
+    if "frame_predictions" in payload or model.scores:
+        subsections.append(("Frame statistics", [_key_values_grid(_frame_rows(model))]))
+    metrics = _flattened_table(payload.get("metrics"))
+    if metrics:
+        subsections.append(("Metrics", metrics))
+    if any(key in payload for key in (*AUDIO_SECTIONS, "visualization")):
+        subsections.append(("Audio analysis", _audio_flowables(payload)))
+    if "dimensions" in payload or "heatmap_scores" in payload:
+        subsections.append(("Image analysis", _image_flowables(payload)))
+    for title, content in subsections:
+        flowables.append(KeepTogether([_paragraph(title, "h3"), *content]))
+    return flowables
+
+
+def _details_section(report: _Report) -> list[Flowable]:
+    flowables: list[Flowable] = [CondPageBreak(150), _paragraph("Model details", "h1")]
+    if not report.models:
+        flowables.append(_paragraph("No model was scheduled for this run.", "body"))
+    for model in report.models:
+        flowables += _model_section(model)
+        flowables.append(Spacer(1, 6))
+    return flowables
+
+
+def _methodology_section() -> list[Flowable]:
+    fake_above, real_below = verdict_thresholds()
+    paragraphs = [
+        "Each detector analyses the file on its own and answers REAL or FAKE with a confidence: "
+        "the probability it gives to that answer. Video detectors also score individual frames "
+        "or windows of frames.",
+        "The verdict averages a fake probability over the models that completed: a FAKE answer "
+        "counts as its confidence, a REAL answer as one minus its confidence. A mean above "
+        f"{_percent_threshold(fake_above)} gives 'Likely deepfake', below "
+        f"{_percent_threshold(real_below)} 'Likely authentic', and anything in between, bounds "
+        "included, 'Inconclusive'. Failed models do not count. " + AGREEMENT_RULE,
+        risk_rule_text()
+        + " The risk level restates the fake score in words; it adds no information.",
+        "Frame positions are shown as a percentage of each model's own range of frame or window "
+        "numbers. A frame counts as suspicious when its score is above "
+        f"{SUSPICIOUS_FRAME_SCORE:g}.",
+    ]
+    limitations = [
+        "Detectors can be wrong in both directions. Compression, re-encoding, filters, low "
+        "light or unusual faces can make authentic media look manipulated, and manipulation "
+        "methods a model never saw can pass as authentic.",
+        "Some deployments run heuristic baseline detectors, which measure signal properties "
+        "such as compression traces or spectra. They are not trained deepfake models and their "
+        "scores are weak evidence on their own; the model names and notes above say what ran.",
+        "A verdict is a probability, not proof. Use it together with provenance, context and "
+        "expert review, never as the only basis for a decision.",
+        "This report reflects one run at one point in time. Models change; analysing the same "
+        "file again creates a new run whose results can differ. The SHA-256 above identifies "
+        "the exact file that was analysed.",
+    ]
+    return [
+        CondPageBreak(150),
+        _paragraph("Methodology", "h1"),
+        *[_paragraph(markup(text), "body") for text in paragraphs],
+        _paragraph("Limitations", "h1"),
+        *[_paragraph(markup(text), "body") for text in limitations],
+    ]
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+
+class _ReportCanvas(Canvas):
+    """A canvas that writes the header and "page x of y" footer once the page count is known."""
+
+    def __init__(self, *args, header: str, footer: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._header = header
+        self._footer = footer
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self._decorate(total)
+            super().showPage()
+        super().save()
+
+    def _decorate(self, total: int) -> None:
+        width, height = self._pagesize
+        self.saveState()
+        self.setFont("Helvetica", 7.5)
+        self.setFillColor(MUTED_COLOR)
+        self.setStrokeColor(RULE_COLOR)
+        self.drawString(PAGE_MARGIN, height - 12 * mm, self._header)
+        self.line(PAGE_MARGIN, height - 13.5 * mm, width - PAGE_MARGIN, height - 13.5 * mm)
+        self.line(PAGE_MARGIN, 12.5 * mm, width - PAGE_MARGIN, 12.5 * mm)
+        self.drawString(PAGE_MARGIN, 9 * mm, self._footer)
+        self.drawRightString(width - PAGE_MARGIN, 9 * mm, f"Page {self._pageNumber} of {total}")
+        self.restoreState()
+
+
+def run_report_filename(*, run: AnalysisRun) -> str:
+    """`Analysis_Report_<name>_<YYYY-MM-DD>.pdf`, safe in any header, shell or file system."""
+    base = re.split(r"[\\/]", run.media.original_filename or "")[-1]
+    stem = unicodedata.normalize("NFC", PurePosixPath(base).stem)
+    # Accents are dropped ("café" -> "cafe"); characters with no ASCII form become "_".
+    ascii_stem = "".join(
+        unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "_"
+        for char in stem
+    )
+    safe = re.sub(r"[-_]*_[-_]*", "_", re.sub(r"[^A-Za-z0-9_-]", "_", ascii_stem))
+    safe = safe.strip("-_")[:FILENAME_STEM_MAX_LENGTH].strip("-_") or "media"
+    created = run.created_at or timezone.now()
+    return f"Analysis_Report_{safe}_{timezone.localtime(created).date().isoformat()}.pdf"
+
+
+def run_report_pdf(*, run: AnalysisRun) -> bytes:
+    """The report of `run` as PDF bytes.
+
+    Expects the run's media and analyses to be loaded already (see `run_get_for_report`), so
+    rendering issues no queries.
+    """
+    report = _collect(run)
+    filename = pdf_text(run.media.original_filename or "")
+    story = [
+        *_cover(report),
+        *_summary(report),
+        *_media_section(report),
+        *_comparison_section(report),
+        *_charts_section(report),
+        *_details_section(report),
+        *_methodology_section(),
+    ]
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=PAGE_MARGIN,
+        rightMargin=PAGE_MARGIN,
+        topMargin=PAGE_MARGIN,
+        bottomMargin=PAGE_MARGIN,
+        title=f"Analysis report: {filename}",
+        author="Drishtiksha",
+        subject=f"Run #{run.run_number} of media {run.media_id}",
+        creator="Drishtiksha",
+    )
+    canvasmaker = functools.partial(
+        _ReportCanvas,
+        header=f"Drishtiksha analysis report \u00b7 {charts.shorten(filename, 70)} \u00b7 "
+        f"Run #{run.run_number}",
+        footer=f"Report {report.report_id}",
+    )
+    document.build(story, canvasmaker=canvasmaker)
+    return buffer.getvalue()

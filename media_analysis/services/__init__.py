@@ -1,0 +1,1 @@
+"""Services: the functions that change media, runs and analyses."""

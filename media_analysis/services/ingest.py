@@ -1,0 +1,233 @@
+"""What happens when a file is uploaded: check → probe → store → create rows → start run #1.
+
+Everything that can refuse the file runs before anything is stored, and a failure after storing
+removes what was stored, so a refused upload leaves no file and no row behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from accounts.models import User
+from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
+from media_analysis.choices import MediaType, RunStatus
+from media_analysis.formats import (
+    FORMATS_BY_EXTENSION,
+    SIGNATURE_BYTES,
+    STORAGE_FOLDERS,
+    THUMBNAIL_FOLDER,
+    Format,
+    accepted_formats_summary,
+    extension_of,
+    sniff_container,
+)
+from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
+from media_analysis.probe import make_poster, probe_media
+from media_analysis.services.runs import run_start
+
+logger = logging.getLogger(__name__)
+
+COPY_CHUNK_BYTES = 1024 * 1024
+DISPLAY_NAME_MAX_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    media: Media
+    duplicate_of: Media | None
+
+
+def display_filename(name: str) -> str:
+    """The uploaded name made safe to show: no path, no control characters, bounded length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    if not name:
+        return "upload"
+    if len(name) > DISPLAY_NAME_MAX_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        keep = DISPLAY_NAME_MAX_LENGTH - len(ext) - 1 if dot and len(ext) <= 10 else None
+        name = f"{stem[:keep]}.{ext}" if keep else name[:DISPLAY_NAME_MAX_LENGTH]
+    return name
+
+
+def _accepted_list() -> str:
+    return "; ".join(
+        f"{kind.lower()}: {', '.join(exts)}" for kind, exts in accepted_formats_summary().items()
+    )
+
+
+def media_format_check(*, filename: str, head: bytes, size: int) -> Format:
+    """Decide what the file is from its content and require the extension to agree."""
+    if size == 0:
+        raise ValidationFailed("The uploaded file is empty.", field_errors={"media": "Empty file."})
+    extension = extension_of(filename)
+    fmt = FORMATS_BY_EXTENSION.get(extension)
+    if fmt is None:
+        shown = f".{extension}" if extension else "no extension"
+        raise UnsupportedMediaType(
+            f"Files with {shown} are not accepted. Accepted: {_accepted_list()}.",
+            field_errors={"media": "Unsupported file type."},
+        )
+    container = sniff_container(head)
+    if container is None:
+        raise ValidationFailed(
+            "The file could not be read as media: its content is not a video, image or audio "
+            "format Drishtiksha accepts.",
+            field_errors={"media": "Unreadable media."},
+        )
+    if container not in fmt.containers:
+        raise UnsupportedMediaType(
+            f"The file's content ({container}) does not match its .{extension} extension.",
+            field_errors={"media": "Extension does not match content."},
+        )
+    return fmt
+
+
+@contextmanager
+def _local_copy(upload: File) -> Iterator[Path]:
+    """A path on local disk for ffprobe: the upload's own temporary file when it has one.
+
+    A file's `name` is never trusted as a path: for an upload it is whatever the client sent.
+    """
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.NamedTemporaryFile(suffix=".upload") as temp:
+        upload.seek(0)
+        shutil.copyfileobj(upload, temp, COPY_CHUNK_BYTES)
+        temp.flush()
+        yield Path(temp.name)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(COPY_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(SIGNATURE_BYTES)
+
+
+def media_ingest(
+    *,
+    owner: User,
+    upload: File,
+    filename: str,
+    description: str = "",
+    model_names: list[str] | None = None,
+) -> IngestResult:
+    """Validate, probe and store an uploaded file, create its Media row and start run #1.
+
+    `upload` is any Django File (an uploaded file or an opened local file); `filename` is the name
+    the user gave it, used for the extension check and for display only.
+    """
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        message = f"Ensure this field has no more than {DESCRIPTION_MAX_LENGTH} characters."
+        raise ValidationFailed(message, field_errors={"description": message})
+
+    with _local_copy(upload) as path:
+        size = path.stat().st_size
+        fmt = media_format_check(filename=filename, head=_read_head(path), size=size)
+        probed = probe_media(path, media_type=fmt.media_type)
+        sha256 = getattr(upload, "sha256", "") or _sha256_of(path)
+
+        media_id = uuid.uuid4()
+        with tempfile.TemporaryDirectory() as workdir:
+            poster_path = Path(workdir) / "poster.jpg"
+            if fmt.media_type in (MediaType.VIDEO, MediaType.IMAGE):
+                make_poster(path, poster_path, media_type=fmt.media_type, duration=probed.duration)
+            stored: list[str] = []
+            try:
+                folder = STORAGE_FOLDERS[fmt.media_type]
+                key = f"{folder}/{media_id}.{fmt.extension}"
+                if hasattr(upload, "temporary_file_path"):
+                    # Local storage moves the temporary file into place instead of copying it.
+                    stored.append(default_storage.save(key, upload))
+                else:
+                    with path.open("rb") as handle:
+                        stored.append(default_storage.save(key, File(handle)))
+                thumbnail_name = ""
+                if poster_path.exists():
+                    with poster_path.open("rb") as handle:
+                        thumbnail_name = default_storage.save(
+                            f"{THUMBNAIL_FOLDER}/{media_id}.jpg", File(handle)
+                        )
+                    stored.append(thumbnail_name)
+                result = _create_rows(
+                    media_id=media_id,
+                    owner=owner,
+                    fmt=fmt,
+                    filename=filename,
+                    description=description,
+                    size=size,
+                    sha256=sha256,
+                    stored_name=stored[0],
+                    thumbnail_name=thumbnail_name,
+                    metadata=probed.metadata,
+                    has_audio=probed.has_audio,
+                    model_names=model_names,
+                )
+            except BaseException:
+                for name in stored:
+                    default_storage.delete(name)
+                raise
+    logger.info(
+        "ingested media %s (%s, %d bytes) for user %s", media_id, fmt.extension, size, owner.pk
+    )
+    return result
+
+
+@transaction.atomic
+def _create_rows(
+    *,
+    media_id: uuid.UUID,
+    owner: User,
+    fmt: Format,
+    filename: str,
+    description: str,
+    size: int,
+    sha256: str,
+    stored_name: str,
+    thumbnail_name: str,
+    metadata: dict,
+    has_audio: bool,
+    model_names: list[str] | None,
+) -> IngestResult:
+    duplicate_of = Media.objects.filter(owner=owner, sha256=sha256).order_by("created_at").first()
+    media = Media.objects.create(
+        id=media_id,
+        owner=owner,
+        original_filename=display_filename(filename),
+        file=stored_name,
+        thumbnail=thumbnail_name,
+        mimetype=fmt.mimetype,
+        size=size,
+        description=description,
+        status=RunStatus.QUEUED,
+        media_type=fmt.media_type,
+        has_audio=has_audio if fmt.media_type == MediaType.VIDEO else None,
+        metadata=metadata,
+        sha256=sha256,
+    )
+    run_start(media=media, model_names=model_names)
+    media.refresh_from_db()
+    return IngestResult(media=media, duplicate_of=duplicate_of)

@@ -1,0 +1,147 @@
+"""Celery tasks of the analysis pipeline: thin interfaces that pass ids to `services.runs`.
+
+Queues: `analyze_with_model` runs on `analysis`, everything else on `housekeeping` (see
+CELERY_TASK_ROUTES), so that housekeeping can be given workers that never wait behind
+minutes-long inference.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from drishtiksha.errors import NotFound
+from media_analysis.services.runs import (
+    AnalysisOutcome,
+    InferenceUnavailable,
+    Outcome,
+    analysis_execute,
+    analysis_fail,
+    backoff_delay,
+    run_dispatch,
+    run_finalize,
+    runs_reap,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="media_analysis.analyze_with_model",
+    # Acknowledged only once done, and handed to another worker if this one dies mid-analysis;
+    # the analysis lease keeps the redelivered copy from running next to a live one.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.ANALYSIS_TASK_TIME_LIMIT_SECONDS,
+    # Attempts are counted on the analysis row (they survive redelivery); see the service.
+    max_retries=None,
+)
+def analyze_with_model(
+    self: Task, *, analysis_id: str, finalize_run_when_done: bool = False
+) -> str:
+    """Run one model on one media item.
+
+    Never fails: whatever happens ends as a stored result or a stored error, so that the run's
+    chord callback always runs. `finalize_run_when_done` is set when the reaper re-sends an
+    analysis outside its chord.
+    """
+    outcome = _execute(self, analysis_id)
+    if outcome.outcome == Outcome.RETRY and outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    if finalize_run_when_done and outcome.run_id is not None:
+        try:
+            run_finalize(run_id=outcome.run_id)
+        except Exception:  # noqa: BLE001 - the reaper finalizes the run on its next sweep
+            logger.exception("could not finalize run %s", outcome.run_id)
+    return str(outcome.outcome)
+
+
+def _execute(task: Task, analysis_id: str) -> AnalysisOutcome:
+    try:
+        return analysis_execute(analysis_id=analysis_id, task_id=task.request.id)
+    except SoftTimeLimitExceeded:
+        return _fail(
+            analysis_id,
+            message=(
+                "The analysis took longer than "
+                f"{settings.ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS} seconds and was stopped."
+            ),
+            details={"kind": "timeout"},
+        )
+    except Exception as exc:  # noqa: BLE001 - the chord callback must run whatever happens
+        logger.exception("analysis %s: unexpected error", analysis_id)
+        if task.request.retries < settings.ANALYSIS_MAX_RETRIES:
+            delay = backoff_delay(
+                attempt=task.request.retries + 1,
+                base=settings.ANALYSIS_RETRY_BACKOFF_SECONDS,
+                cap=settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS,
+            )
+            return AnalysisOutcome(Outcome.RETRY, retry_in=delay)
+        return _fail(
+            analysis_id,
+            message="An internal error stopped this analysis.",
+            details={"kind": "internal", "exception": type(exc).__name__},
+        )
+
+
+def _fail(analysis_id: str, *, message: str, details: dict) -> AnalysisOutcome:
+    try:
+        return analysis_fail(analysis_id=analysis_id, message=message, details=details)
+    except Exception:  # noqa: BLE001 - nothing left to record with; the reaper will see it
+        logger.exception("analysis %s: could not record the failure", analysis_id)
+        return AnalysisOutcome(Outcome.FAILED)
+
+
+@shared_task(
+    name="media_analysis.finalize_run",
+    soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
+)
+def finalize_run(*, run_id: str) -> str | None:
+    """The chord callback of a run: settle its status and verdict."""
+    try:
+        return run_finalize(run_id=run_id).status
+    except NotFound:
+        logger.info("run %s was deleted before it was finalized", run_id)
+        return None
+
+
+@shared_task(
+    bind=True,
+    name="media_analysis.dispatch_run",
+    soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
+    # Bounded by ANALYSIS_DISCOVERY_TIMEOUT_SECONDS in the service, not by a retry count.
+    max_retries=None,
+)
+def dispatch_run(self: Task, *, run_id: str) -> str | None:
+    """Create a run's analyses once the inference server says which models it has."""
+    try:
+        return run_dispatch(run_id=run_id).status
+    except InferenceUnavailable:
+        raise self.retry(
+            countdown=backoff_delay(
+                attempt=self.request.retries + 1,
+                base=settings.ANALYSIS_DISCOVERY_BACKOFF_SECONDS,
+                cap=settings.ANALYSIS_DISCOVERY_BACKOFF_MAX_SECONDS,
+            )
+        ) from None
+    except NotFound:
+        logger.info("run %s was deleted before it was dispatched", run_id)
+        return None
+
+
+@shared_task(
+    name="media_analysis.reap_stuck_runs",
+    soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
+)
+def reap_stuck_runs() -> dict[str, list[str]]:
+    """Beat, every ANALYSIS_REAPER_INTERVAL_SECONDS. Cost: one query for stale analyses, one
+    lease check per stale analysis, one query for runs to settle and one for undispatched runs."""
+    return runs_reap().as_dict()

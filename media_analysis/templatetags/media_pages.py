@@ -1,0 +1,37 @@
+"""Formatting filters of the media pages; every one accepts null or nonsense and shows a dash."""
+
+from __future__ import annotations
+
+from django import template
+
+from media_analysis.reports.charts import as_number
+from media_analysis.reports.pdf import format_duration
+
+register = template.Library()
+
+MISSING = "—"
+
+
+@register.filter
+def percent(value: object) -> str:
+    """A 0-1 share as a percentage with one decimal: 0.7 -> "70.0 %"."""
+    number = as_number(value)
+    return MISSING if number is None else f"{number * 100:.1f} %"
+
+
+@register.filter
+def seconds(value: object) -> str:
+    number = as_number(value)
+    return MISSING if number is None or number < 0 else f"{number:.2f} s"
+
+
+@register.filter
+def duration(value: object) -> str:
+    text = format_duration(value)
+    return MISSING if text == format_duration(None) else text
+
+
+@register.filter
+def lowercase_key(value: object) -> str:
+    """A status or verdict value as a CSS class suffix: PARTIALLY_ANALYZED -> partially-analyzed."""
+    return str(value or "none").lower().replace("_", "-")

@@ -1,0 +1,269 @@
+"""POST /api/v1/media: real generated media in, 202 or a precise 4xx out, nothing left behind."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
+from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from tests.factories import UserFactory
+from tests.fixtures.media_files import stored_files
+from tests.media_analysis.test_media_formats import ACCEPTED
+
+URL = "/api/v1/media"
+pytestmark = pytest.mark.django_db
+
+
+def _upload(client, path=None, *, name=None, content=None, field="media", **extra):
+    data = dict(extra)
+    if path is not None or content is not None:
+        body = content if content is not None else path.read_bytes()
+        data[field] = SimpleUploadedFile(name or path.name, body)
+    return client.post(URL, data, format="multipart")
+
+
+def test_video_upload_is_accepted_stored_probed_and_queued(
+    owner, owner_client, media_file, fake_inference, settings
+):
+    clip = media_file("interview.mp4", seconds=2)
+
+    response = _upload(owner_client, clip, description="  From the press conference  ")
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["success"] is True and body["statusCode"] == 202
+    data = body["data"]
+    assert data["filename"] == "interview.mp4"
+    assert data["mediaType"] == MediaType.VIDEO
+    assert data["mimetype"] == "video/mp4"
+    assert data["status"] == RunStatus.QUEUED
+    assert data["hasAudio"] is True
+    assert data["size"] == clip.stat().st_size
+    assert data["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert data["description"] == "From the press conference"
+    assert data["metadata"]["video"]["width"] == 160
+    assert data["metadata"]["audio"]["codec"] == "aac"
+    assert data["duplicateOf"] is None
+    assert data["url"] == f"/api/v1/media/{data['id']}/file"
+    assert data["thumbnailUrl"] == f"/api/v1/media/{data['id']}/thumbnail"
+
+    run = data["latestRun"]
+    assert run["runNumber"] == 1 and run["status"] == RunStatus.QUEUED
+    assert sorted(a["modelName"] for a in run["analyses"]) == sorted(
+        model.name for model in fake_inference.models
+    )
+    assert {a["status"] for a in run["analyses"]} == {AnalysisStatus.PENDING}
+
+    media = Media.objects.get(pk=data["id"])
+    assert media.owner == owner
+    assert media.file.name == f"videos/{media.pk}.mp4"
+    assert media.thumbnail.name == f"thumbnails/{media.pk}.jpg"
+    assert stored_files(settings.MEDIA_ROOT) == sorted(
+        [f"videos/{media.pk}.mp4", f"thumbnails/{media.pk}.jpg"]
+    )
+    assert media.file.read() == clip.read_bytes()
+
+
+FOLDERS = {MediaType.VIDEO: "videos", MediaType.IMAGE: "images", MediaType.AUDIO: "audio"}
+
+
+@pytest.mark.parametrize(("name", "media_type"), ACCEPTED.items())
+def test_every_accepted_format_is_stored_probed_and_queued(
+    owner_client, media_file, fake_inference, name, media_type
+):
+    response = _upload(owner_client, media_file(name))
+
+    assert response.status_code == 202, response.content
+    data = response.json()["data"]
+    assert data["mediaType"] == media_type
+    assert (data["hasAudio"] is None) is (media_type != MediaType.VIDEO)
+    media = Media.objects.get(pk=data["id"])
+    assert media.file.name == f"{FOLDERS[media_type]}/{media.pk}.{name.rsplit('.', 1)[1]}"
+    assert bool(media.thumbnail) is (media_type != MediaType.AUDIO)
+    assert data["metadata"]["format"]["size"] == media.size
+
+
+def test_the_seed_clients_file_field_is_accepted(owner_client, media_file, fake_inference):
+    response = _upload(owner_client, media_file("clip.webm"), field="file")
+
+    assert response.status_code == 202, response.content
+    assert response.json()["data"]["mimetype"] == "video/webm"
+
+
+def test_same_content_again_points_at_the_earlier_upload(owner_client, media_file, fake_inference):
+    clip = media_file("clip.mp4")
+    first = _upload(owner_client, clip).json()["data"]
+
+    second = _upload(owner_client, clip, name="renamed.mp4")
+
+    assert second.status_code == 202
+    assert second.json()["data"]["duplicateOf"] == first["id"]
+    assert Media.objects.count() == 2
+
+
+def test_another_users_identical_upload_is_not_a_duplicate(
+    owner_client, media_file, fake_inference, api_client
+):
+    clip = media_file("clip.mp4")
+    _upload(owner_client, clip)
+    api_client.force_authenticate(UserFactory())
+
+    response = _upload(api_client, clip)
+
+    assert response.json()["data"]["duplicateOf"] is None
+
+
+def test_requested_models_limit_the_run(owner_client, media_file, fake_inference):
+    chosen = fake_inference.models[0].name
+
+    response = _upload(owner_client, media_file("clip.mp4"), models=chosen)
+
+    run = response.json()["data"]["latestRun"]
+    assert [a["modelName"] for a in run["analyses"]] == [chosen]
+    assert run["requestedModels"] == [chosen]
+
+
+def test_inference_server_down_still_accepts_the_upload(owner_client, media_file, settings):
+    settings.ML_SERVER_URL = "http://127.0.0.1:9"
+
+    response = _upload(owner_client, media_file("clip.mp4"))
+
+    assert response.status_code == 202, response.content
+    run = AnalysisRun.objects.get()
+    assert run.status == RunStatus.QUEUED
+
+
+def test_original_name_is_sanitised_for_display(owner_client, media_file, fake_inference):
+    response = _upload(owner_client, media_file("clip.mp4"), name="../../etc/evil\x07.mp4")
+
+    assert response.status_code == 202
+    data = response.json()["data"]
+    assert data["filename"] == "evil.mp4"
+    assert Media.objects.get().file.name == f"videos/{data['id']}.mp4"
+
+
+def _truncated(media_file, tmp_path):
+    whole = media_file("whole.mp4", seconds=2).read_bytes()
+    return whole[: len(whole) // 2]
+
+
+BAD_UPLOADS = {
+    "zero bytes": (lambda mf, tmp: ("empty.mp4", b""), 400, "empty"),
+    "truncated video": (lambda mf, tmp: ("cut.mp4", _truncated(mf, tmp)), 400, "could not be read"),
+    "text renamed .mp4": (
+        lambda mf, tmp: ("notes.mp4", b"meeting notes, definitely not a video\n" * 20),
+        400,
+        "could not be read",
+    ),
+    "png named .mp4": (
+        lambda mf, tmp: ("still.mp4", mf("s.png").read_bytes()),
+        415,
+        "does not match",
+    ),
+    "mp4 named .jpg": (
+        lambda mf, tmp: ("clip.jpg", mf("c.mp4").read_bytes()),
+        415,
+        "does not match",
+    ),
+    "unsupported extension": (lambda mf, tmp: ("doc.pdf", b"%PDF-1.7\n" * 10), 415, "not accepted"),
+    "no extension": (lambda mf, tmp: ("clip", mf("c.mp4").read_bytes()), 415, "no extension"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_uploads_answer_4xx_and_leave_nothing(
+    case, owner_client, media_file, tmp_path, fake_inference, settings, upload_temp_dir
+):
+    make, status, phrase = BAD_UPLOADS[case]
+    name, content = make(media_file, tmp_path)
+
+    response = _upload(owner_client, name=name, content=content)
+
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["success"] is False and body["statusCode"] == status
+    assert phrase in body["message"]
+    assert "Traceback" not in response.content.decode()
+    assert Media.objects.count() == 0 and AnalysisRun.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert list(upload_temp_dir.iterdir()) == []
+
+
+def test_no_file_is_400(owner_client, fake_inference):
+    response = owner_client.post(URL, {"description": "forgot the file"}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "media"
+
+
+def test_description_over_500_characters_is_400(owner_client, media_file, fake_inference, settings):
+    response = _upload(owner_client, media_file("clip.mp4"), description="x" * 501)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "description"
+    assert Media.objects.count() == 0 and stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_unknown_form_field_is_400(owner_client, media_file, fake_inference):
+    response = _upload(owner_client, media_file("clip.mp4"), owner="someone-else")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "owner"
+    assert Media.objects.count() == 0
+
+
+def test_unknown_model_name_is_400_and_nothing_is_kept(
+    owner_client, media_file, fake_inference, settings
+):
+    response = _upload(owner_client, media_file("clip.mp4"), models="NO-SUCH-MODEL")
+
+    assert response.status_code == 400, response.content
+    assert "NO-SUCH-MODEL" in response.json()["message"]
+    assert Media.objects.count() == 0 and stored_files(settings.MEDIA_ROOT) == []
+
+
+@pytest.mark.parametrize("limit", [20_000, 120_000])
+def test_too_large_is_413_and_leaves_nothing(
+    limit, owner_client, media_file, fake_inference, settings, upload_temp_dir
+):
+    """Both paths: refused from the declared length, and stopped while streaming."""
+    settings.MAX_UPLOAD_SIZE = limit
+    content = media_file("long.mp4", seconds=8, size="320x240").read_bytes()
+    assert len(content) > limit
+
+    response = _upload(owner_client, name="long.mp4", content=content)
+
+    assert response.status_code == 413, response.content
+    assert "upload limit" in response.json()["message"]
+    assert Media.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert list(upload_temp_dir.iterdir()) == []
+
+
+def test_upload_needs_authentication(api_client, media_file):
+    response = _upload(api_client, media_file("clip.mp4"))
+
+    assert response.status_code == 401
+    assert Media.objects.count() == 0
+
+
+def test_upload_rules_are_served(owner_client, settings):
+    response = owner_client.get("/api/v1/media/upload-rules")
+
+    data = response.json()["data"]
+    assert data["maxUploadSize"] == settings.MAX_UPLOAD_SIZE
+    assert "mp4" in data["formats"]["VIDEO"] and "flac" in data["formats"]["AUDIO"]
+
+
+def test_uploads_are_throttled_per_user(
+    owner_client, media_file, fake_inference, settings, isolated_cache
+):
+    settings.API_UPLOAD_THROTTLE_RATE = "2/hour"
+    clip = media_file("clip.mp4")
+    statuses = [_upload(owner_client, clip).status_code for _ in range(3)]
+
+    assert statuses == [202, 202, 429]
+    assert DeepfakeAnalysis.objects.values("run").distinct().count() == 2

@@ -1,0 +1,433 @@
+"""Runs end to end: run_start → chord of analyze_with_model over a real worker → finalize_run.
+
+Real Redis (broker, result backend, leases), real PostgreSQL, the fake inference server over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from celery.result import AsyncResult
+from django.db import connections
+
+from drishtiksha.celery import app as celery_app
+from drishtiksha.errors import Conflict, ValidationFailed
+from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
+from media_analysis.leases import AnalysisLease
+from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.services.runs import RunInProgress, run_start
+from media_analysis.tasks import analyze_with_model
+from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
+from tests.fakes.inference_server import Failure, FakeModel
+from tests.fixtures.pipeline import running_worker, stored_media, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MODELS = ("SIGLIP-LSTM-V4", "COLOR-CUES-LSTM-V1", "EFFICIENTNET-B7-V1")
+
+
+def finished(run: AnalysisRun, *, timeout: float = 20.0) -> AnalysisRun:
+    """Wait until the run is final and return it fresh."""
+
+    def final() -> AnalysisRun | None:
+        fresh = AnalysisRun.objects.get(pk=run.pk)
+        return fresh if fresh.status in RunStatus.final() else None
+
+    return wait_for(final, timeout=timeout)
+
+
+def analyses_of(run: AnalysisRun) -> dict[str, DeepfakeAnalysis]:
+    return {a.model_name: a for a in DeepfakeAnalysis.objects.filter(run=run)}
+
+
+def test_three_models_run_in_parallel_and_the_run_gets_its_verdict(fake_inference, pipeline_worker):
+    for model in fake_inference.models:
+        model.delay = 0.5
+    media = stored_media(original_filename="my holiday (final).MOV")
+
+    run = run_start(media=media)
+
+    assert (run.run_number, run.status) == (1, RunStatus.QUEUED)
+    done = finished(run)
+    assert done.status == RunStatus.ANALYZED
+    # (0.9 + 0.8 + (1 - 0.6)) / 3 = 0.7 > 0.55; two of the three models said FAKE.
+    assert done.verdict == Verdict.FAKE
+    assert done.fake_score == pytest.approx(0.7)
+    assert done.agreement == pytest.approx(2 / 3)
+    assert done.started_at is not None and done.finished_at is not None
+    media.refresh_from_db()
+    assert (media.status, media.latest_run_id) == (RunStatus.ANALYZED, run.pk)
+
+    analyses = analyses_of(run)
+    assert set(analyses) == set(MODELS)
+    siglip = analyses["SIGLIP-LSTM-V4"]
+    assert siglip.status == AnalysisStatus.COMPLETED
+    assert (siglip.prediction, siglip.confidence) == (Prediction.FAKE, pytest.approx(0.9))
+    assert siglip.processing_time == pytest.approx(0.5)
+    assert (siglip.media_type, siglip.model_used, siglip.attempts) == (
+        MediaType.VIDEO,
+        "SIGLIP-LSTM-V4",
+        1,
+    )
+    assert siglip.result_payload["frames_analyzed"] == 4
+    assert analyses["EFFICIENTNET-B7-V1"].prediction == Prediction.REAL
+
+    requests = fake_inference.analyze_requests()
+    assert sorted(request.model for request in requests) == sorted(MODELS)
+    # Side by side: every model was asked before the first one (0.5 s each) could answer.
+    arrivals = [request.received_at for request in requests]
+    assert max(arrivals) - min(arrivals) < 0.5
+    for request in requests:
+        assert request.api_key == fake_inference.api_key
+        # Named after the stored key, never after what the user uploaded.
+        assert request.filename == f"{media.pk}.mp4"
+        assert (request.media_id, request.user_id) == (str(media.pk), str(media.owner_id))
+    assert len({request.correlation_id for request in requests}) == 3
+
+
+def test_a_model_answering_422_fails_alone_without_retry_and_the_run_is_partial(
+    fake_inference, pipeline_worker
+):
+    fake_inference.model("COLOR-CUES-LSTM-V1").failure = Failure.ERROR_422
+
+    done = finished(run_start(media=stored_media()))
+
+    assert done.status == RunStatus.PARTIALLY_ANALYZED
+    # Verdict over the two completed models: (0.9 + 0.4) / 2 = 0.65; one of two says FAKE.
+    assert (done.verdict, done.fake_score, done.agreement) == (
+        Verdict.FAKE,
+        pytest.approx(0.65),
+        pytest.approx(0.5),
+    )
+    assert "1 of 3 models failed" in done.error_message
+    failed = analyses_of(done)["COLOR-CUES-LSTM-V1"]
+    assert failed.status == AnalysisStatus.FAILED
+    assert (
+        failed.error_message == "Media could not be processed. Reason: audio shorter than one chunk"
+    )
+    assert failed.error_details["status_code"] == 422
+    assert failed.error_details["correlation_id"]
+    assert "Media Processing Error" in failed.error_details["server_response"]
+    assert failed.attempts == 1
+    assert len(fake_inference.analyze_requests("COLOR-CUES-LSTM-V1")) == 1
+    assert done.media.status == RunStatus.PARTIALLY_ANALYZED
+
+
+def test_a_500_once_is_retried_and_completes(fake_inference, pipeline_worker):
+    fake_inference.model("SIGLIP-LSTM-V4").failure = Failure.ERROR_500_ONCE
+
+    done = finished(run_start(media=stored_media()))
+
+    assert done.status == RunStatus.ANALYZED
+    retried = analyses_of(done)["SIGLIP-LSTM-V4"]
+    assert (retried.status, retried.attempts) == (AnalysisStatus.COMPLETED, 2)
+    assert retried.error_message == "" and retried.error_details == {}
+    requests = fake_inference.analyze_requests("SIGLIP-LSTM-V4")
+    assert len(requests) == 2
+    assert requests[0].correlation_id != requests[1].correlation_id
+
+
+def test_when_every_model_fails_the_run_fails_and_nothing_stays_open(
+    fake_inference, pipeline_worker, settings
+):
+    settings.ANALYSIS_MAX_RETRIES = 1
+    for model in fake_inference.models:
+        model.failure = Failure.ERROR_500
+    media = stored_media()
+
+    done = finished(run_start(media=media))
+
+    assert done.status == RunStatus.FAILED
+    assert (done.verdict, done.fake_score, done.agreement) == (None, None, None)
+    assert done.error_message.startswith("Every model failed.")
+    assert "CUDA out of memory" in done.error_message
+    for analysis in analyses_of(done).values():
+        assert analysis.status == AnalysisStatus.FAILED
+        # Transient: tried once more, then given up.
+        assert analysis.attempts == 2
+        assert analysis.error_details["kind"] == "transient"
+        assert analysis.error_details["status_code"] == 500
+    assert len(fake_inference.analyze_requests()) == 6
+    media.refresh_from_db()
+    assert media.status == RunStatus.FAILED
+    assert not AnalysisRun.objects.filter(status__in=RunStatus.active()).exists()
+    assert not DeepfakeAnalysis.objects.exclude(status__in=AnalysisStatus.final()).exists()
+
+
+def test_a_model_that_times_out_and_one_that_answers_garbage_fail_with_clear_messages(
+    fake_inference, pipeline_worker, settings
+):
+    settings.ML_READ_TIMEOUT_SECONDS = 0.5
+    settings.ANALYSIS_MAX_RETRIES = 1
+    fake_inference.model("SIGLIP-LSTM-V4").failure = Failure.TIMEOUT
+    fake_inference.model("COLOR-CUES-LSTM-V1").failure = Failure.GARBAGE
+
+    done = finished(run_start(media=stored_media()))
+
+    assert done.status == RunStatus.PARTIALLY_ANALYZED
+    analyses = analyses_of(done)
+    slow = analyses["SIGLIP-LSTM-V4"]
+    assert slow.status == AnalysisStatus.FAILED
+    assert slow.error_message == "The inference server did not answer within 0.5 seconds."
+    assert (slow.error_details["kind"], slow.attempts) == ("transient", 2)
+    garbled = analyses["COLOR-CUES-LSTM-V1"]
+    assert garbled.status == AnalysisStatus.FAILED
+    assert garbled.error_message == "The inference server sent an answer that is not valid JSON."
+    assert garbled.error_details["status_code"] == 200
+    assert "502 Bad Gateway" in garbled.error_details["server_response"]
+    assert analyses["EFFICIENTNET-B7-V1"].status == AnalysisStatus.COMPLETED
+    # Only the completed model counts: REAL at 0.6 -> fake probability 0.4 < 0.45.
+    assert (done.verdict, done.fake_score, done.agreement) == (
+        Verdict.REAL,
+        pytest.approx(0.4),
+        1.0,
+    )
+
+
+def test_inference_server_down_at_start_then_up_the_run_still_completes(
+    fake_inference, pipeline_worker
+):
+    fake_inference.stop()
+    media = stored_media()
+
+    run = run_start(media=media)
+
+    assert run.status == RunStatus.QUEUED
+    assert not run.analyses.exists()
+    media.refresh_from_db()
+    assert media.status == RunStatus.QUEUED
+    time.sleep(0.5)
+    assert AnalysisRun.objects.get(pk=run.pk).status == RunStatus.QUEUED
+    fake_inference.start()
+    done = finished(run)
+    assert done.status == RunStatus.ANALYZED
+    assert set(analyses_of(done)) == set(MODELS)
+
+
+def test_inference_server_down_for_the_whole_discovery_window_fails_the_run_with_the_reason(
+    fake_inference, pipeline_worker, settings
+):
+    settings.ANALYSIS_DISCOVERY_TIMEOUT_SECONDS = 1
+    fake_inference.stop()
+    media = stored_media()
+
+    done = finished(run_start(media=media))
+
+    assert done.status == RunStatus.FAILED
+    assert done.error_message.startswith("The inference server could not be reached for")
+    assert not done.analyses.exists()
+    media.refresh_from_db()
+    assert media.status == RunStatus.FAILED
+
+
+def test_no_compatible_model_fails_the_run_at_once_with_the_reason(fake_inference):
+    media = stored_media(
+        media_type=MediaType.AUDIO, extension="wav", mimetype="audio/wav", has_audio=None
+    )
+
+    run = run_start(media=media)
+
+    assert run.status == RunStatus.FAILED
+    assert run.error_message == (
+        "No model loaded on the inference server can analyse this audio file."
+    )
+    assert run.finished_at is not None
+    assert not run.analyses.exists()
+    media.refresh_from_db()
+    assert media.status == RunStatus.FAILED
+
+
+def test_a_subset_of_models_can_be_requested(fake_inference, pipeline_worker):
+    done = finished(run_start(media=stored_media(), model_names=["EFFICIENTNET-B7-V1"]))
+
+    assert done.status == RunStatus.ANALYZED
+    assert done.requested_models == ["EFFICIENTNET-B7-V1"]
+    assert list(analyses_of(done)) == ["EFFICIENTNET-B7-V1"]
+    assert (done.verdict, done.agreement) == (Verdict.REAL, 1.0)
+
+
+def test_unknown_or_incompatible_model_names_are_refused_on_the_models_field(
+    fake_inference_factory,
+):
+    fake_inference_factory(
+        [
+            FakeModel("SIGLIP-LSTM-V4", video=True),
+            FakeModel("MEL-SPECTROGRAM-CNN-V3", audio=True),
+            FakeModel("LIP-FD-V1", video=True, multimodal=True),
+        ]
+    )
+    silent_video = stored_media(has_audio=False)
+
+    with pytest.raises(ValidationFailed) as unknown:
+        run_start(media=silent_video, model_names=["NOPE-V1"])
+    with pytest.raises(ValidationFailed) as unusable:
+        run_start(media=silent_video, model_names=["SIGLIP-LSTM-V4", "LIP-FD-V1"])
+
+    assert "unknown model(s): NOPE-V1" in unknown.value.field_errors["models"]
+    assert "video without an audio track: LIP-FD-V1" in unusable.value.field_errors["models"]
+    assert not AnalysisRun.objects.exists()
+
+
+def test_a_second_run_while_one_is_in_progress_is_a_conflict(fake_inference):
+    media = stored_media()
+    run_start(media=media)
+
+    with pytest.raises(RunInProgress) as conflict:
+        run_start(media=media)
+
+    assert isinstance(conflict.value, Conflict)
+    assert conflict.value.status_code == 409
+    assert AnalysisRun.objects.filter(media=media).count() == 1
+
+
+def test_a_rerun_after_the_first_finishes_gets_the_next_number(fake_inference, pipeline_worker):
+    media = stored_media()
+    first = finished(run_start(media=media))
+
+    second = finished(run_start(media=media, model_names=["SIGLIP-LSTM-V4"]))
+
+    assert (first.run_number, second.run_number) == (1, 2)
+    media.refresh_from_db()
+    assert media.latest_run_id == second.pk
+    # The first run and its analyses are kept: versioned history.
+    assert analyses_of(first).keys() == set(MODELS)
+
+
+def test_concurrent_starts_on_one_media_never_duplicate_a_run_number(fake_inference):
+    media_items = [stored_media() for _ in range(5)]
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def start(media: Media, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait()
+            result: object = run_start(media=media)
+        except Exception as exc:  # noqa: BLE001 - recorded and asserted on below
+            result = exc
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes.append(result)
+
+    for media in media_items:
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=start, args=(media, barrier)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    runs = [outcome for outcome in outcomes if isinstance(outcome, AnalysisRun)]
+    errors = [outcome for outcome in outcomes if not isinstance(outcome, AnalysisRun)]
+    assert all(isinstance(error, RunInProgress) for error in errors), errors
+    # Each media item got exactly one run (the second start saw it in progress), numbered 1.
+    assert len(runs) == len(errors) == 5
+    for media in media_items:
+        assert list(
+            AnalysisRun.objects.filter(media=media).values_list("run_number", flat=True)
+        ) == [1]
+        assert DeepfakeAnalysis.objects.filter(run__media=media).count() == 3
+
+
+def test_the_same_task_delivered_twice_is_not_redone(fake_inference, pipeline_worker):
+    done = finished(run_start(media=stored_media()))
+    analysis = analyses_of(done)["SIGLIP-LSTM-V4"]
+
+    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+
+    assert redelivered.get(timeout=10) == "already_final"
+    assert DeepfakeAnalysis.objects.filter(run=done).count() == 3
+    again = DeepfakeAnalysis.objects.get(pk=analysis.pk)
+    assert (again.attempts, again.updated_at) == (1, analysis.updated_at)
+    assert len(fake_inference.analyze_requests("SIGLIP-LSTM-V4")) == 1
+
+
+def test_a_duplicate_racing_a_live_task_does_not_run_the_model_twice(
+    fake_inference, pipeline_worker
+):
+    fake_inference.model("SIGLIP-LSTM-V4").delay = 1.5
+    run = run_start(media=stored_media(), model_names=["SIGLIP-LSTM-V4"])
+    analysis = run.analyses.get()
+    wait_for(
+        lambda: DeepfakeAnalysis.objects.filter(
+            pk=analysis.pk, status=AnalysisStatus.PROCESSING
+        ).exists()
+    )
+
+    duplicate = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+
+    # The live holder keeps renewing its lease, so the copy stands down (or, if the holder
+    # finished while it waited, finds the analysis final).
+    assert duplicate.get(timeout=10) in {"busy", "already_final"}
+    assert finished(run).status == RunStatus.ANALYZED
+    assert len(fake_inference.analyze_requests("SIGLIP-LSTM-V4")) == 1
+    assert DeepfakeAnalysis.objects.get(pk=analysis.pk).attempts == 1
+
+
+def test_media_deleted_mid_analysis_ends_harmlessly(fake_inference, pipeline_worker):
+    fake_inference.model("SIGLIP-LSTM-V4").delay = 1.0
+    media = stored_media()
+    run = run_start(media=media, model_names=["SIGLIP-LSTM-V4"])
+    analysis = run.analyses.get()
+    wait_for(lambda: fake_inference.analyze_requests("SIGLIP-LSTM-V4"))
+
+    media.delete()
+
+    assert AsyncResult(analysis.task_id, app=celery_app).get(timeout=10) == "gone"
+    assert not AnalysisRun.objects.filter(pk=run.pk).exists()
+    assert not DeepfakeAnalysis.objects.filter(pk=analysis.pk).exists()
+    assert not Media.objects.filter(pk=media.pk).exists()
+
+
+def test_tasks_enqueued_in_an_uncommitted_transaction_wait_for_the_commit(fake_inference):
+    from django.db import transaction
+
+    media = stored_media()
+    with running_worker():
+        with transaction.atomic():
+            run = run_start(media=media)
+            time.sleep(0.5)
+            # Nothing was sent before the rows it needs were committed.
+            assert not fake_inference.analyze_requests()
+        assert finished(run).status == RunStatus.ANALYZED
+
+
+def _interrupted_analysis(**fields) -> DeepfakeAnalysis:
+    """A run in progress whose only analysis a worker had claimed before it died."""
+    run = AnalysisRunFactory(media=stored_media(), run_number=1, status=RunStatus.PROCESSING)
+    return DeepfakeAnalysisFactory(
+        run=run, model_name="SIGLIP-LSTM-V4", status=AnalysisStatus.PROCESSING, **fields
+    )
+
+
+def test_a_redelivered_task_waits_for_the_dead_workers_lease_then_takes_over(
+    fake_inference, pipeline_worker
+):
+    analysis = _interrupted_analysis(attempts=1)
+    dead_workers_lease = AnalysisLease(analysis_id=analysis.pk, owner="worker-that-died")
+    assert dead_workers_lease.acquire(wait=False)
+
+    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+
+    assert redelivered.get(timeout=10) == "completed"
+    analysis.refresh_from_db()
+    assert (analysis.status, analysis.attempts) == (AnalysisStatus.COMPLETED, 2)
+    assert len(fake_inference.analyze_requests()) == 1
+
+
+def test_a_task_whose_workers_keep_dying_gives_up_instead_of_looping(
+    fake_inference, pipeline_worker, settings
+):
+    settings.ANALYSIS_MAX_RETRIES = 1
+    analysis = _interrupted_analysis(attempts=2)
+
+    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+
+    assert redelivered.get(timeout=10) == "failed"
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED
+    assert analysis.error_message.startswith("Gave up after 2 attempts")
+    assert analysis.error_details["kind"] == "worker_lost"
+    assert fake_inference.analyze_requests() == []
