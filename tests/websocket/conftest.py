@@ -1,0 +1,47 @@
+"""Fixtures for the progress websocket tests: communicators over the real ASGI application.
+
+Every connection goes through the production stack (origin check, session middleware, routing)
+and the real channels-redis layer, so a test proves what a browser or API client would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import User
+from drishtiksha.asgi import application
+
+ORIGIN = b"http://testserver"
+# Long enough for a message to cross Redis under load, short enough to keep the suite quick.
+RECEIVE_TIMEOUT = 3
+NOTHING_TIMEOUT = 0.5
+
+
+def session_cookie(user: User) -> bytes:
+    """A real session for `user`, as the browser's cookie header."""
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+@pytest.fixture
+def communicator() -> Callable[..., WebsocketCommunicator]:
+    """`communicator(path, user=..., origin=...)`: a client of `/ws/progress/`."""
+
+    def build(
+        query: str = "", *, user: User | None = None, origin: bytes | None = ORIGIN
+    ) -> WebsocketCommunicator:
+        headers = [(b"host", b"testserver")]
+        if origin is not None:
+            headers.append((b"origin", origin))
+        if user is not None:
+            headers.append((b"cookie", session_cookie(user)))
+        return WebsocketCommunicator(application, f"/ws/progress/{query}", headers=headers)
+
+    return build
