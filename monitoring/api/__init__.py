@@ -1,0 +1,1 @@
+"""The monitoring API under `/api/v1/monitoring/`, for staff only."""
