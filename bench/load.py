@@ -1,0 +1,366 @@
+"""Load benchmark: concurrent uploads while many WebSocket clients listen for progress.
+
+Starts the real web server (uvicorn) and a real Celery worker on a scratch PostgreSQL database,
+with the test suite's fake inference server (three models, a fixed delay each) in this process.
+Then it connects the WebSocket clients (several per user, authenticated with one-time tickets),
+fires the uploads at once, waits for every run to finish and reports:
+
+- errors: uploads or API calls that did not answer 2xx, WebSocket clients that failed;
+- final events lost: RUN_COMPLETED events a listening client should have received but did not;
+- p50/p95 latency of the uploads and of list requests made during the load;
+- peak resident memory of the web server and of the worker (with its pool processes).
+
+    .venv/bin/python bench/load.py                    # 50 uploads, 200 listeners
+    .venv/bin/python bench/load.py --uploads 20 --listeners 80
+
+Needs ffmpeg, PostgreSQL (DATABASE_URL's server; a scratch database is created and dropped) and
+Redis (REDIS_URL, default redis://127.0.0.1:6379/11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+import websockets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
+
+PASSWORD = "load-bench-passphrase"  # noqa: S105 - throwaway accounts in a scratch database
+MODEL_DELAY_SECONDS = 0.5
+SAMPLE_SECONDS = 0.1
+FINISH_TIMEOUT_SECONDS = 300
+FINAL_EVENT_GRACE_SECONDS = 5
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending += [int(child) for child in children]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+class Scratch:
+    """A scratch PostgreSQL database on DATABASE_URL's server."""
+
+    def __init__(self, server_url: str) -> None:
+        parts = urlsplit(server_url)
+        self.name = f"load_{uuid.uuid4().hex[:10]}"
+        self.admin_url = parts._replace(path="/postgres").geturl()
+        self.url = parts._replace(path=f"/{self.name}").geturl()
+
+    def __enter__(self) -> Scratch:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Listener:
+    """One WebSocket client: records the RUN_COMPLETED events it receives."""
+
+    def __init__(self, user_index: int, url: str, origin: str) -> None:
+        self.user_index = user_index
+        self.url = url
+        self.origin = origin
+        self.completed_media: set[str] = set()
+        self.snapshot = asyncio.Event()
+        self.error: str | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            async with websockets.connect(self.url, origin=self.origin, open_timeout=30) as ws:
+                while not stop.is_set():
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    message = json.loads(raw)
+                    if message.get("type") == "snapshot":
+                        self.snapshot.set()
+                    elif message.get("event") == "RUN_COMPLETED":
+                        self.completed_media.add(message["mediaId"])
+        except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the bench
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.snapshot.set()
+
+
+def _make_clip(folder: Path) -> Path:
+    clip = folder / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc=duration=1:size=160x120:rate=15", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-preset", "ultrafast", str(clip)],
+        check=True,
+    )  # fmt: skip
+    return clip
+
+
+def main() -> None:  # noqa: C901 - one linear script, easier to read in one piece
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--uploads", type=int, default=50)
+    parser.add_argument("--listeners", type=int, default=200)
+    parser.add_argument("--worker-concurrency", type=int, default=6)
+    args = parser.parse_args()
+    users = args.uploads  # one upload per user, so every user has listeners waiting for it
+
+    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11")
+    workdir = Path(tempfile.mkdtemp(prefix="drishtiksha-load-"))
+    fake = FakeInferenceServer(
+        models=[
+            FakeModel(name, video=True, prediction=prediction, confidence=0.8, delay=delay)
+            for name, prediction, delay in (
+                ("MODEL-A", "FAKE", MODEL_DELAY_SECONDS),
+                ("MODEL-B", "REAL", MODEL_DELAY_SECONDS),
+                ("MODEL-C", "FAKE", MODEL_DELAY_SECONDS),
+            )
+        ]
+    ).start()
+    processes: dict[str, subprocess.Popen] = {}
+    with Scratch(server_url) as scratch:
+        env = {
+            **os.environ,
+            "DATABASE_URL": scratch.url,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": f"load-{uuid.uuid4().hex[:8]}",
+            "ML_SERVER_URL": fake.url,
+            "ML_SERVER_API_KEY": fake.api_key,
+            "DRISHTIKSHA_VAR_DIR": str(workdir / "var"),
+            "API_UPLOAD_THROTTLE_RATE": "100000/hour",
+            "DJANGO_DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        manage = [sys.executable, str(BASE_DIR / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        create_users = (
+            "from accounts.models import User\n"
+            f"for i in range({users}):\n"
+            f"    User.objects.create_user(f'load{{i}}@example.com', '{PASSWORD}')\n"
+        )
+        subprocess.run([*manage, "shell", "-c", create_users], env=env, check=True)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        processes["web"] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "drishtiksha.asgi:application", "--host",
+             "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio", "--log-level",
+             "warning"],
+            cwd=BASE_DIR, env=env, start_new_session=True,
+        )  # fmt: skip
+        processes["worker"] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "drishtiksha", "worker", "--loglevel",
+             "WARNING", "--queues", "analysis,housekeeping", "--concurrency",
+             str(args.worker_concurrency), "--hostname", f"load-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=BASE_DIR, env=env, start_new_session=True,
+        )  # fmt: skip
+        peaks: dict[str, int] = defaultdict(int)
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.is_set():
+                for name, process in processes.items():
+                    peaks[name] = max(peaks[name], _tree_rss_kib(process.pid))
+                time.sleep(SAMPLE_SECONDS)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("the web server did not become ready")
+                time.sleep(0.3)
+
+            clip = _make_clip(workdir)
+            sessions = []
+            for index in range(users):
+                answer = requests.post(
+                    f"{base}/api/v1/auth/login",
+                    json={"email": f"load{index}@example.com", "password": PASSWORD},
+                    timeout=30,
+                )
+                answer.raise_for_status()
+                session = requests.Session()
+                session.headers["Authorization"] = f"Bearer {answer.json()['data']['token']}"
+                sessions.append(session)
+
+            listeners = []
+            for number in range(args.listeners):
+                user_index = number % users
+                ticket = sessions[user_index].post(f"{base}/api/v1/auth/ws-ticket", timeout=30)
+                ticket.raise_for_status()
+                url = f"ws://127.0.0.1:{port}{ticket.json()['data']['url']}"
+                listeners.append(Listener(user_index, url, base))
+
+            loop = asyncio.new_event_loop()
+            stop = asyncio.Event()
+            tasks: list[asyncio.Task] = []
+
+            def run_listeners() -> None:
+                asyncio.set_event_loop(loop)
+                for listener in listeners:
+                    tasks.append(loop.create_task(listener.run(stop)))
+                loop.run_forever()
+
+            threading.Thread(target=run_listeners, daemon=True).start()
+            connect_deadline = time.monotonic() + 60
+            while not all(listener.snapshot.is_set() for listener in listeners):
+                if time.monotonic() > connect_deadline:
+                    break
+                time.sleep(0.1)
+            connected = sum(1 for li in listeners if li.snapshot.is_set() and not li.error)
+
+            upload_latencies: list[float] = []
+            list_latencies: list[float] = []
+            errors: list[str] = []
+            media_by_user: dict[int, str] = {}
+            body = clip.read_bytes()
+
+            def upload(index: int) -> None:
+                started = time.perf_counter()
+                response = sessions[index].post(
+                    f"{base}/api/v1/media",
+                    files={"media": ("clip.mp4", body, "video/mp4")},
+                    timeout=120,
+                )
+                upload_latencies.append(time.perf_counter() - started)
+                if response.status_code != 202:
+                    errors.append(f"upload {index}: {response.status_code}")
+                    return
+                media_by_user[index] = response.json()["data"]["id"]
+
+            def browse(index: int) -> None:
+                started = time.perf_counter()
+                response = sessions[index].get(f"{base}/api/v1/media?pageSize=20", timeout=60)
+                list_latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors.append(f"list {index}: {response.status_code}")
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.uploads * 2) as pool:
+                for index in range(args.uploads):
+                    pool.submit(upload, index)
+                    pool.submit(browse, index)
+            uploads_done = time.perf_counter() - started
+
+            finish_deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
+            pending = dict(media_by_user)
+            while pending and time.monotonic() < finish_deadline:
+                for index, media_id in list(pending.items()):
+                    detail = sessions[index].get(f"{base}/api/v1/media/{media_id}", timeout=30)
+                    if detail.status_code == 200 and detail.json()["data"]["status"] in {
+                        "ANALYZED", "PARTIALLY_ANALYZED", "FAILED",
+                    }:  # fmt: skip
+                        pending.pop(index)
+                time.sleep(0.5)
+            all_done = time.perf_counter() - started
+
+            grace = time.monotonic() + FINAL_EVENT_GRACE_SECONDS
+            while time.monotonic() < grace:
+                missing = sum(
+                    1
+                    for li in listeners
+                    if not li.error
+                    and li.user_index in media_by_user
+                    and media_by_user[li.user_index] not in li.completed_media
+                )
+                if not missing:
+                    break
+                time.sleep(0.2)
+            loop.call_soon_threadsafe(stop.set)
+            time.sleep(1)
+            loop.call_soon_threadsafe(loop.stop)
+        finally:
+            sampling.set()
+            for process in processes.values():
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+            fake.stop()
+
+    expected = sum(1 for li in listeners if not li.error and li.user_index in media_by_user)
+    received = sum(
+        1
+        for li in listeners
+        if not li.error and media_by_user.get(li.user_index) in li.completed_media
+    )
+    listener_errors = [li.error for li in listeners if li.error]
+    print(f"uploads:                 {args.uploads} at once ({len(media_by_user)} accepted)")
+    print(f"websocket listeners:     {args.listeners} ({connected} connected, snapshot received)")
+    print(f"runs unfinished:         {len(pending)} after {FINISH_TIMEOUT_SECONDS} s")
+    print(f"errors:                  {len(errors) + len(listener_errors)}")
+    for error in (errors + listener_errors)[:10]:
+        print(f"  - {error}")
+    print(f"final events lost:       {expected - received} of {expected}")
+    print(
+        f"upload latency:          p50 {_percentile(upload_latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {_percentile(upload_latencies, 0.95) * 1000:.0f} ms"
+    )
+    print(
+        f"list latency under load: p50 {_percentile(list_latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {_percentile(list_latencies, 0.95) * 1000:.0f} ms"
+    )
+    print(f"all uploads answered in  {uploads_done:.1f} s; all runs final in {all_done:.1f} s")
+    if upload_latencies:
+        print(f"mean upload latency:     {statistics.mean(upload_latencies) * 1000:.0f} ms")
+    for name, kib in peaks.items():
+        print(f"peak RSS {name:<7}         {kib / 1024:,.0f} MiB (with child processes)")
+
+
+if __name__ == "__main__":
+    main()

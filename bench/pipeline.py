@@ -1,0 +1,302 @@
+"""Benchmark of the analysis pipeline against the fake inference server and a real worker.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/drishtiksha_bench \
+    REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python -m bench.pipeline [--runs 30]
+
+Use a Redis database no other worker consumes from: the bench's worker takes whatever is queued
+there. It migrates the database named by DATABASE_URL (creating it when missing), starts the fake
+inference server in a process of its own and a `celery worker` subprocess (prefork), then measures:
+
+(a) zero model latency, three models per run:
+    - orchestration overhead: one run at a time, from the run row's creation to its
+      `finished_at` (run_start, chord, three tasks, finalize), both stamped on this machine's
+      clock; with the median split into start-to-first-model, models, and last-model-to-final;
+    - throughput: all runs started at once, runs per second until the last one is final.
+(b) one second per model: run wall time divided by the slowest model's time.
+
+Targets: overhead under 50 ms per run; wall time at most 1.2x the slowest model.
+Everything the bench creates (a user, its media, runs and files) is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+OVERHEAD_TARGET_MS = 50.0
+WALL_RATIO_TARGET = 1.2
+SLOW_MODEL_SECONDS = 1.0
+WORKER_CONCURRENCY = 6
+
+
+FAST_MODELS = ["FAST-SIGLIP-V1", "FAST-COLOR-CUES-V1", "FAST-EFFICIENTNET-V1"]
+SLOW_MODELS = ["SLOW-SIGLIP-V1", "SLOW-COLOR-CUES-V1", "SLOW-EFFICIENTNET-V1"]
+
+
+def _serve(started_queue, stop) -> None:
+    """The fake inference server, in a process of its own so that it does not share this one's
+    interpreter lock: three models answering at once and three taking SLOW_MODEL_SECONDS."""
+    from tests.fakes.inference_server import FakeInferenceServer, FakeModel
+
+    votes = [("FAKE", 0.9), ("FAKE", 0.8), ("REAL", 0.6)]
+    server = FakeInferenceServer(
+        models=[
+            FakeModel(name, video=True, prediction=prediction, confidence=confidence, delay=delay)
+            for names, delay in ((FAST_MODELS, 0.0), (SLOW_MODELS, SLOW_MODEL_SECONDS))
+            for name, (prediction, confidence) in zip(names, votes, strict=True)
+        ]
+    ).start()
+    started_queue.put((server.url, server.api_key))
+    stop.wait()
+    server.stop()
+
+
+def _setup_django(media_root: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+    os.environ["MEDIA_ROOT"] = media_root
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+def _ensure_database() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    call_command("migrate", verbosity=0)
+
+
+def _start_worker(env: dict[str, str]) -> subprocess.Popen:
+    from drishtiksha.celery import app
+
+    hostname = f"bench-{uuid.uuid4().hex[:8]}@localhost"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "drishtiksha",
+            "--quiet",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(WORKER_CONCURRENCY),
+            "--queues",
+            "analysis,housekeeping",
+            "--hostname",
+            hostname,
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[hostname], timeout=0.5):
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("the worker did not start")
+    return process
+
+
+class RunWaiter:
+    """Waits for runs to finish by listening for their RUN_COMPLETED events on the owner's group,
+    so that the bench does not load the machine it measures with database polling."""
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        from channels.layers import channel_layers
+
+        from media_analysis.events import user_group_name
+
+        self._group = user_group_name(user_id)
+        self._layer = channel_layers.make_backend("default")
+        self._loop = asyncio.new_event_loop()
+        self._completed: set[str] = set()
+        self._changed = threading.Condition()
+        self._ready = threading.Event()
+        threading.Thread(
+            target=self._loop.run_until_complete, args=(self._listen(),), daemon=True
+        ).start()
+        if not self._ready.wait(10):
+            raise SystemExit("could not subscribe to the progress group")
+
+    async def _listen(self) -> None:
+        channel = await self._layer.new_channel()
+        await self._layer.group_add(self._group, channel)
+        self._ready.set()
+        while True:
+            event = (await self._layer.receive(channel))["event"]
+            if event["event"] == "RUN_COMPLETED":
+                with self._changed:
+                    self._completed.add(event["runId"])
+                    self._changed.notify_all()
+
+    def wait(self, run_ids: list) -> list:
+        """The runs, once final. The database has the last word: an event may be lost."""
+        from media_analysis.choices import RunStatus
+        from media_analysis.models import AnalysisRun
+
+        wanted = {str(run_id) for run_id in run_ids}
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: wanted <= self._completed, timeout=1.0)
+            runs = list(AnalysisRun.objects.filter(pk__in=run_ids))
+            if all(run.status in RunStatus.final() for run in runs):
+                return runs
+
+
+def _new_media(owner):
+    from django.core.files.base import ContentFile
+
+    from media_analysis.models import Media
+
+    media_id = uuid.uuid4()
+    return Media.objects.create(
+        id=media_id,
+        owner=owner,
+        original_filename="bench.mp4",
+        file=ContentFile(b"bench", name=f"videos/{media_id}.mp4"),
+        mimetype="video/mp4",
+        size=5,
+        media_type="VIDEO",
+        has_audio=False,
+        sha256="0" * 64,
+    )
+
+
+def _wall_ms(run) -> float:
+    return (run.finished_at - run.created_at).total_seconds() * 1000
+
+
+def _stages_ms(run) -> tuple[float, float, float]:
+    """Where a run's time went: until the first model started (run_start, chord, pick-up), while
+    models ran, and from the last model's end to the run's (chord callback, finalize)."""
+    analyses = list(run.analyses.all())
+    first_start = min(analysis.started_at for analysis in analyses)
+    last_end = max(analysis.finished_at for analysis in analyses)
+    return (
+        (first_start - run.created_at).total_seconds() * 1000,
+        (last_end - first_start).total_seconds() * 1000,
+        (run.finished_at - last_end).total_seconds() * 1000,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="runs per zero-latency measurement")
+    parser.add_argument("--slow-runs", type=int, default=5, help="runs at one second per model")
+    options = parser.parse_args()
+
+    media_root = tempfile.mkdtemp(prefix="bench-media-")
+    _setup_django(media_root)
+    _ensure_database()
+
+    from django.conf import settings
+
+    from accounts.models import User
+    from media_analysis.choices import RunStatus
+    from media_analysis.services.runs import run_start
+
+    context = multiprocessing.get_context("spawn")
+    started_queue, stop_server = context.Queue(), context.Event()
+    server = context.Process(target=_serve, args=(started_queue, stop_server), daemon=True)
+    server.start()
+    url, api_key = started_queue.get(timeout=30)
+    settings.ML_SERVER_URL, settings.ML_SERVER_API_KEY = url, api_key
+    env = {
+        **os.environ,
+        "ML_SERVER_URL": url,
+        "ML_SERVER_API_KEY": api_key,
+        "MEDIA_ROOT": media_root,
+    }
+    worker = _start_worker(env)
+    owner = User.objects.create_user(f"bench-{uuid.uuid4().hex[:8]}@example.com", None)
+    waiter = RunWaiter(owner.pk)
+    try:
+
+        def start(models: list[str], media=None):
+            return run_start(media=media or _new_media(owner), model_names=models).pk
+
+        for _ in range(3):  # warm-up: worker processes, connections, the /stats cache
+            waiter.wait([start(FAST_MODELS)])
+
+        overheads, stages = [], []
+        for _ in range(options.runs):
+            (run,) = waiter.wait([start(FAST_MODELS)])
+            assert run.status == RunStatus.ANALYZED, run.error_message
+            overheads.append(_wall_ms(run))
+            stages.append(_stages_ms(run))
+
+        media_items = [_new_media(owner) for _ in range(options.runs)]
+        started = time.monotonic()
+        runs = waiter.wait([start(FAST_MODELS, media) for media in media_items])
+        elapsed = time.monotonic() - started
+        assert all(run.status == RunStatus.ANALYZED for run in runs)
+
+        ratios = []
+        for _ in range(options.slow_runs):
+            (run,) = waiter.wait([start(SLOW_MODELS)])
+            assert run.status == RunStatus.ANALYZED, run.error_message
+            ratios.append(_wall_ms(run) / 1000 / SLOW_MODEL_SECONDS)
+
+        mean_overhead = statistics.mean(overheads)
+        p95 = statistics.quantiles(overheads, n=20)[-1]
+        print(f"pipeline bench: 3 models per run, worker concurrency {WORKER_CONCURRENCY}")
+        print("(a) zero model latency")
+        print(
+            f"    orchestration overhead per run ({options.runs} runs one at a time): "
+            f"mean {mean_overhead:.1f} ms, median {statistics.median(overheads):.1f} ms, "
+            f"p95 {p95:.1f} ms, max {max(overheads):.1f} ms  "
+            f"[target < {OVERHEAD_TARGET_MS:.0f} ms: "
+            f"{'met' if mean_overhead < OVERHEAD_TARGET_MS else 'MISSED'}]"
+        )
+        dispatch, models, settle = (statistics.median(stage) for stage in zip(*stages, strict=True))
+        print(
+            f"    median split: start to first model {dispatch:.1f} ms, models {models:.1f} ms, "
+            f"last model to run final {settle:.1f} ms"
+        )
+        print(
+            f"    throughput ({options.runs} runs started together): "
+            f"{options.runs / elapsed:.1f} runs/s ({elapsed:.2f} s)"
+        )
+        print(f"(b) {SLOW_MODEL_SECONDS:g} s per model ({options.slow_runs} runs one at a time)")
+        print(
+            f"    run wall time / slowest model: mean {statistics.mean(ratios):.3f}, "
+            f"max {max(ratios):.3f}  [target <= {WALL_RATIO_TARGET}: "
+            f"{'met' if max(ratios) <= WALL_RATIO_TARGET else 'MISSED'}]"
+        )
+    finally:
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+        stop_server.set()
+        server.join(30)
+        owner.delete()
+        shutil.rmtree(media_root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Fixtures for the hostile-input suites: real media made once per session, clean-state checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.converters import UUIDConverter
+from rest_framework.test import APIClient
+
+from media_analysis.models import AnalysisRun, Media
+from tests.factories import UserFactory
+from tests.fixtures.media_files import make_audio, make_image, make_video, stored_files
+from tests.websocket.conftest import communicator  # noqa: F401 - the websocket tests' fixture
+
+
+@pytest.fixture(scope="session")
+def sample_media(tmp_path_factory) -> dict[str, bytes]:
+    """The bytes of a real clip, image and sound, generated once: ffmpeg is the slow part."""
+    folder = tmp_path_factory.mktemp("security-samples")
+    return {
+        "mp4": make_video(folder / "clip.mp4").read_bytes(),
+        "png": make_image(folder / "still.png").read_bytes(),
+        "jpg": make_image(folder / "still.jpg").read_bytes(),
+        "wav": make_audio(folder / "tone.wav").read_bytes(),
+        "mp3": make_audio(folder / "tone.mp3").read_bytes(),
+    }
+
+
+@pytest.fixture
+def uploader(db) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    return client
+
+
+def assert_nothing_left(settings, upload_temp_dir: Path) -> None:
+    """A refused request keeps no row, no stored file and no temporary file."""
+    assert Media.objects.count() == 0
+    assert AnalysisRun.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert list(upload_temp_dir.iterdir()) == []
+
+
+def assert_only_this_upload_kept(settings, upload_temp_dir: Path, media_id: str) -> Media:
+    """An accepted upload keeps one row and its files at `<folder>/<uuid>.<ext>`, nothing else."""
+    media = Media.objects.get()
+    assert str(media.pk) == media_id
+    assert AnalysisRun.objects.filter(media=media).count() == 1
+    expected = [media.file.name] + ([media.thumbnail.name] if media.thumbnail else [])
+    assert stored_files(settings.MEDIA_ROOT) == sorted(expected)
+    folder, _, basename = media.file.name.partition("/")
+    assert folder in {"videos", "images", "audio"}
+    assert basename.rsplit(".", 1)[0] == media_id
+    assert list(upload_temp_dir.iterdir()) == []
+    return media
+
+
+def uuid_routes() -> list[str]:
+    """Every URL pattern (as a template) that captures a `<uuid:...>`, from the resolver itself."""
+    found: list[str] = []
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and any(
+                isinstance(conv, UUIDConverter) for conv in pattern.pattern.converters.values()
+            ):
+                found.append(route)
+
+    walk(get_resolver().url_patterns, "/")
+    return found
