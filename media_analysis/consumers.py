@@ -13,7 +13,8 @@ Protocol (JSON text frames):
 
 Authentication: the browser's session cookie, or `?ticket=` with a one-time ticket from
 `POST /api/v1/auth/ws-ticket` for API clients. Foreign origins are refused before this consumer
-runs (`AllowedHostsOriginValidator` in `drishtiksha.asgi`).
+runs; a handshake without `Origin` (a program, not a browser) is let through only with a ticket
+(`drishtiksha.ws_origin`).
 
 The stream is lossy by design (events are best effort): the snapshot and the database are the
 truth, and clients order events by `sequence` per run and model.

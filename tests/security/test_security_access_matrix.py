@@ -339,7 +339,7 @@ def test_a_stranger_narrowing_to_someone_elses_media_is_refused(communicator, wo
     client = communicator(f"?media={world.media.pk}", user=world.stranger)
 
     async def scenario():
-        connected, _ = await client.connect()
+        connected, _ = await client.connect(RECEIVE_TIMEOUT)
         _started(active)
         messages = []
         while not messages or messages[-1]["type"] != "websocket.close":
@@ -347,7 +347,7 @@ def test_a_stranger_narrowing_to_someone_elses_media_is_refused(communicator, wo
                 messages.append(await client.receive_output(RECEIVE_TIMEOUT))
             except TimeoutError:
                 break
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return connected, messages
 
     connected, messages = async_to_sync(scenario)()
@@ -367,8 +367,8 @@ def test_a_strangers_stream_carries_nothing_of_someone_elses(communicator, world
     owner = communicator(user=world.owner)
 
     async def scenario():
-        await watcher.connect()
-        await owner.connect()
+        await watcher.connect(RECEIVE_TIMEOUT)
+        await owner.connect(RECEIVE_TIMEOUT)
         stranger_snapshot = await watcher.receive_json_from(RECEIVE_TIMEOUT)
         owner_snapshot = await owner.receive_json_from(RECEIVE_TIMEOUT)
         await watcher.send_json_to({"action": "subscribe", "mediaId": str(world.media.pk)})
@@ -376,8 +376,8 @@ def test_a_strangers_stream_carries_nothing_of_someone_elses(communicator, world
         _started(active)
         owner_event = await owner.receive_json_from(RECEIVE_TIMEOUT)
         quiet = await watcher.receive_nothing(NOTHING_TIMEOUT)
-        await watcher.disconnect()
-        await owner.disconnect()
+        await watcher.disconnect(timeout=RECEIVE_TIMEOUT)
+        await owner.disconnect(timeout=RECEIVE_TIMEOUT)
         return stranger_snapshot, owner_snapshot, refused, owner_event, quiet
 
     stranger_snapshot, owner_snapshot, refused, owner_event, quiet = async_to_sync(scenario)()

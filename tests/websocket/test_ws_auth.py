@@ -36,11 +36,13 @@ def first_message(client_factory, query: str = "", **options) -> tuple[bool, dic
     client = client_factory(query, **options)
 
     async def scenario():
-        connected, code = await client.connect()
+        connected, code = await client.connect(RECEIVE_TIMEOUT)
         if not connected:
+            # Let the refusing application finish rather than leave it pending on the loop.
+            await client.disconnect(timeout=RECEIVE_TIMEOUT)
             return False, {"type": "websocket.close", "code": code}
         message = await client.receive_output(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return True, message
 
     return async_to_sync(scenario)()
@@ -70,6 +72,33 @@ def test_a_foreign_origin_is_refused_during_the_handshake(communicator):
     assert not refused
     assert message["type"] == "websocket.close"
     assert allowed
+
+
+def test_an_api_client_sending_no_origin_is_let_in_with_a_ticket(communicator):
+    issued = issue_ticket(UserFactory())
+
+    accepted, message = first_message(communicator, f"?ticket={issued['ticket']}", origin=None)
+
+    assert accepted
+    assert '"type": "snapshot"' in message["text"]
+
+
+def test_no_origin_and_no_ticket_is_refused_even_with_a_session(communicator):
+    accepted, message = first_message(communicator, user=UserFactory(), origin=None)
+
+    assert not accepted
+    assert message["type"] == "websocket.close"
+
+
+def test_a_ticket_does_not_excuse_a_foreign_origin(communicator):
+    issued = issue_ticket(UserFactory())
+
+    accepted, message = first_message(
+        communicator, f"?ticket={issued['ticket']}", origin=b"http://evil.example"
+    )
+
+    assert not accepted
+    assert message["type"] == "websocket.close"
 
 
 def test_the_ticket_endpoint_needs_a_logged_in_caller():

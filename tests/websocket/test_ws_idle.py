@@ -25,12 +25,12 @@ def test_an_idle_connection_still_receives_events_after_the_blocking_pop_times_o
     client = communicator(user=user)
 
     async def scenario():
-        connected, _ = await client.connect()
+        connected, _ = await client.connect(RECEIVE_TIMEOUT)
         await client.receive_json_from(RECEIVE_TIMEOUT)  # the snapshot
         await asyncio.sleep(IDLE_SECONDS)
         await sync_to_async(publish)(run)
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return connected, event
 
     connected, event = async_to_sync(scenario)()

@@ -38,13 +38,13 @@ def test_media_in_the_query_string_narrows_snapshot_and_events(communicator):
     client = communicator(f"?media={watched.pk}", user=user)
 
     async def scenario():
-        await client.connect()
+        await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
         started(other_run)
         quiet = await client.receive_nothing(NOTHING_TIMEOUT)
         started(watched_run)
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return snapshot, quiet, event
 
     snapshot, quiet, event = async_to_sync(scenario)()
@@ -63,8 +63,11 @@ def test_narrowing_to_media_that_is_not_yours_is_refused(communicator, whose):
     client = communicator(f"?media={media_id}", user=user)
 
     async def scenario():
-        connected, _ = await client.connect()
+        connected, _ = await client.connect(RECEIVE_TIMEOUT)
         message = await client.receive_output(RECEIVE_TIMEOUT)
+        # As a server does after a close: tell the consumer the socket is gone, so it stops
+        # instead of being cancelled mid-receive when the loop ends.
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return connected, message
 
     connected, message = async_to_sync(scenario)()
@@ -82,7 +85,7 @@ def test_subscribe_and_unsubscribe_messages_change_the_narrowing(communicator):
     client = communicator(user=user)
 
     async def scenario():
-        await client.connect()
+        await client.connect(RECEIVE_TIMEOUT)
         everything = await client.receive_json_from(RECEIVE_TIMEOUT)
         await client.send_json_to({"action": "subscribe", "mediaId": str(foreign.pk)})
         refused = await client.receive_json_from(RECEIVE_TIMEOUT)
@@ -96,7 +99,7 @@ def test_subscribe_and_unsubscribe_messages_change_the_narrowing(communicator):
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
         await client.send_to(text_data="{not json")
         garbage = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return everything, refused, narrowed, quiet, widened, event, garbage
 
     everything, refused, narrowed, quiet, widened, event, garbage = async_to_sync(scenario)()

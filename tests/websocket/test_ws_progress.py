@@ -51,9 +51,9 @@ def test_snapshot_lists_active_runs_with_per_model_progress(communicator):
     client = communicator(user=user)
 
     async def scenario():
-        connected, _ = await client.connect()
+        connected, _ = await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return connected, snapshot
 
     connected, snapshot = async_to_sync(scenario)()
@@ -78,11 +78,11 @@ def test_events_follow_the_snapshot_and_carry_the_publisher_fields(communicator)
     client = communicator(user=user)
 
     async def scenario():
-        await client.connect()
+        await client.connect(RECEIVE_TIMEOUT)
         await client.receive_json_from(RECEIVE_TIMEOUT)
         sent = publish(run, event=ProgressEvent.FRAME_ANALYSIS_PROGRESS, progress=4, total=10)
         received = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return sent, received
 
     sent, received = async_to_sync(scenario)()
@@ -100,8 +100,8 @@ def test_a_user_never_receives_another_users_events(communicator):
     alice_client, bob_client = communicator(user=alice), communicator(user=bob)
 
     async def scenario():
-        await alice_client.connect()
-        await bob_client.connect()
+        await alice_client.connect(RECEIVE_TIMEOUT)
+        await bob_client.connect(RECEIVE_TIMEOUT)
         alice_snapshot = await alice_client.receive_json_from(RECEIVE_TIMEOUT)
         await bob_client.receive_json_from(RECEIVE_TIMEOUT)
         publish(bob_run)
@@ -110,8 +110,8 @@ def test_a_user_never_receives_another_users_events(communicator):
         publish(alice_run)
         alice_event = await alice_client.receive_json_from(RECEIVE_TIMEOUT)
         bob_got_nothing = await bob_client.receive_nothing(NOTHING_TIMEOUT)
-        await alice_client.disconnect()
-        await bob_client.disconnect()
+        await alice_client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await bob_client.disconnect(timeout=RECEIVE_TIMEOUT)
         return alice_snapshot, bob_event, alice_got_nothing, alice_event, bob_got_nothing
 
     alice_snapshot, bob_event, alice_quiet, alice_event, bob_quiet = async_to_sync(scenario)()
@@ -130,9 +130,9 @@ def test_a_reconnecting_client_starts_again_from_a_fresh_snapshot(communicator):
         return async_to_sync(read_snapshot)(communicator(user=user))
 
     async def read_snapshot(client):
-        await client.connect()
+        await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return snapshot
 
     first = connect_and_read_snapshot()
@@ -160,9 +160,9 @@ def test_finished_runs_leave_the_snapshot(communicator):
     client = communicator(user=user)
 
     async def scenario():
-        await client.connect()
+        await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect()
+        await client.disconnect(timeout=RECEIVE_TIMEOUT)
         return snapshot
 
     assert async_to_sync(scenario)()["runs"] == []
