@@ -491,6 +491,14 @@ if not 0.0 <= REPORT_RISK_MODERATE <= REPORT_RISK_ELEVATED <= REPORT_RISK_HIGH <
         " 0 <= REPORT_RISK_MODERATE <= REPORT_RISK_ELEVATED <= REPORT_RISK_HIGH <= 1."
     )
 
+# TrueType fonts the report embeds so that any script they cover prints as written (DejaVu Sans
+# from Debian's fonts-dejavu-core by default). Empty, missing or unreadable: the built-in PDF
+# fonts, which cover Windows-1252 only (other characters print as "?").
+REPORT_FONT_PATH = env_str("REPORT_FONT_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+REPORT_FONT_BOLD_PATH = env_str(
+    "REPORT_FONT_BOLD_PATH", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+)
+
 # --- Pages and live progress ----------------------------------------------------------------------
 
 # Seconds a one-time websocket ticket (POST /api/v1/auth/ws-ticket) stays valid before first use.

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system tools Drishtiksha needs when they are missing and this machine can install
 # them (root on Debian/Ubuntu); otherwise says exactly what to install.
-#   ensure-system-tools.sh        ffmpeg/ffprobe (to run the system)
-#   ensure-system-tools.sh test   also Chromium, for the browser tests
+#   ensure-system-tools.sh        ffmpeg/ffprobe (to run the system); the DejaVu fonts for PDF
+#                                 reports when they can be installed (optional: reports fall back
+#                                 to the built-in fonts)
+#   ensure-system-tools.sh test   also Chromium, for the browser tests, and the fonts (required:
+#                                 the PDF tests print non-Latin text)
 set -u
+
+FONT_FILE=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+FONT_PACKAGE=fonts-dejavu-core
+can_apt() { command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; }
 
 package_for() {
   case "$1" in
@@ -24,11 +31,24 @@ for tool in "${tools[@]}"; do
     [[ " ${packages[*]} " == *" $package "* ]] || packages+=("$package")
   fi
 done
+if [ ! -f "$FONT_FILE" ]; then
+  if [ "${1:-}" = "test" ]; then
+    missing+=("DejaVu fonts")
+    packages+=("$FONT_PACKAGE")
+  elif [ ${#missing[@]} -eq 0 ] && can_apt; then
+    echo "Installing $FONT_PACKAGE (Unicode fonts for PDF reports)..."
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FONT_PACKAGE" >/dev/null \
+      || echo "Could not install $FONT_PACKAGE: PDF reports will use the built-in fonts." >&2
+  elif [ ${#missing[@]} -gt 0 ]; then
+    packages+=("$FONT_PACKAGE")  # optional, installed with the rest when possible
+  fi
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 # The browser tests drive Debian's Chromium through its driver package.
 [[ " ${packages[*]} " == *" chromium "* ]] && packages+=(chromium-driver)
 
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+if can_apt; then
   echo "Installing ${packages[*]} (missing: ${missing[*]})..."
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${packages[@]}" >/dev/null && exit 0

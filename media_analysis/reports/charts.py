@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, Rect, String
 from reportlab.lib import colors
 
+from media_analysis.reports.fonts import report_fonts
+
 # A long video has thousands of frame scores; a line of a few hundred points looks the same at
 # report size and keeps rendering fast. Statistics are always computed on every score.
 CHART_MAX_POINTS = 200
 
-FONT = "Helvetica"
 FONT_SIZE = 7
 AXIS_COLOR = colors.HexColor("#4b5563")
 GRID_COLOR = colors.HexColor("#e5e7eb")
@@ -159,7 +160,15 @@ def shorten(label: str, limit: int = LABEL_MAX_CHARS) -> str:
 
 
 def _text(x: float, y: float, text: str, *, anchor: str = "start", size: float = FONT_SIZE):
-    return String(x, y, text, fontName=FONT, fontSize=size, fillColor=AXIS_COLOR, textAnchor=anchor)
+    return String(
+        x,
+        y,
+        text,
+        fontName=report_fonts().regular,
+        fontSize=size,
+        fillColor=AXIS_COLOR,
+        textAnchor=anchor,
+    )
 
 
 @dataclass(frozen=True)

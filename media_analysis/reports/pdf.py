@@ -2,12 +2,13 @@
 
 It has to be correct, honest and readable on paper: the verdict and the rule behind it, the file's
 metadata, every model's answer (failures included), charts, and a plain statement of what the
-numbers do and do not mean. It is built with ReportLab, which is pure Python with built-in fonts:
-no browser, no system libraries, no network.
+numbers do and do not mean. It is built with ReportLab, which is pure Python: no browser, no
+system libraries, no network.
 
-The built-in PDF fonts cover Windows-1252 only, so every piece of user or model text goes through
-`pdf_text` (unsupported characters become "?", accents are kept where the font has them) and,
-before it enters Paragraph markup, through `markup` (escaped, bounded in length). Payloads come
+It prints with a Unicode TrueType font when one is configured (see `fonts`), else with the
+built-in fonts, which cover Windows-1252 only. Either way every piece of user or model text goes
+through `pdf_text` (characters the font lacks lose their accent or become "?") and, before it
+enters Paragraph markup, through `markup` (escaped, bounded in length). Payloads come
 from the inference server and are read defensively: a missing key, a null or a value of the wrong
 type is shown as "Not available", never an exception.
 
@@ -51,6 +52,7 @@ from reportlab.platypus import (
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.reports import charts
+from media_analysis.reports.fonts import report_fonts
 from media_analysis.verdict import fake_probability as verdict_fake_probability
 
 PAGE_MARGIN = 18 * mm
@@ -86,11 +88,12 @@ VERDICT_FILLS = {
 }
 
 
-def _build_styles() -> dict[str, ParagraphStyle]:
+@functools.cache
+def _styles(regular: str, bold_font: str) -> dict[str, ParagraphStyle]:
     body = ParagraphStyle(
-        "body", fontName="Helvetica", fontSize=9, leading=12.5, textColor=TEXT_COLOR, spaceAfter=4
+        "body", fontName=regular, fontSize=9, leading=12.5, textColor=TEXT_COLOR, spaceAfter=4
     )
-    bold = {"fontName": "Helvetica-Bold"}
+    bold = {"fontName": bold_font}
     return {
         "title": ParagraphStyle("title", parent=body, **bold, fontSize=20, leading=25),
         "subtitle": ParagraphStyle(
@@ -143,21 +146,20 @@ def _build_styles() -> dict[str, ParagraphStyle]:
     }
 
 
-STYLES = _build_styles()
-
-
 # --- Text -----------------------------------------------------------------------------------------
 
 
 def pdf_text(value: object) -> str:
-    """`value` as text the built-in fonts can draw (Windows-1252).
+    """`value` as text the report font can draw.
 
-    Accented letters outside the code page lose their accent ("ő" -> "o"); anything else, such
-    as Devanagari or CJK, becomes "?". Tabs become spaces; other control characters are dropped.
+    Letters the font lacks lose their accent where that leaves something it has ("ő" -> "o");
+    anything else it lacks (with DejaVu Sans: Devanagari, CJK) becomes "?". Tabs become spaces;
+    other control characters are dropped.
     """
     text = unicodedata.normalize("NFC", str(value))
     if text.isascii() and text.isprintable():
         return text
+    fonts = report_fonts()
     out = []
     for char in text:
         if char == "\n":
@@ -168,13 +170,11 @@ def pdf_text(value: object) -> str:
             continue
         if unicodedata.category(char).startswith("C"):
             continue
-        try:
-            char.encode("cp1252")
-        except UnicodeEncodeError:
+        if fonts.draws(char):
+            out.append(char)
+        else:
             folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
             out.append(folded or "?")
-        else:
-            out.append(char)
     return "".join(out)
 
 
@@ -479,7 +479,8 @@ def _collect(run: AnalysisRun) -> _Report:
 
 def _paragraph(text: str, style: str = "cell") -> Paragraph:
     """A Paragraph from markup that is already safe (built here or passed through `markup`)."""
-    return Paragraph(text, STYLES[style])
+    fonts = report_fonts()
+    return Paragraph(text, _styles(fonts.regular, fonts.bold)[style])
 
 
 def _table(
@@ -740,7 +741,7 @@ def _comparison_section(report: _Report) -> list[Flowable]:
     if not report.models:
         flowables.append(_paragraph("No model was scheduled for this run.", "body"))
         return flowables
-    flowables.append(_table(rows, [132, 90, 60, 56, 58, 50, 47], header=True))
+    flowables.append(_table(rows, [120, 78, 58, 56, 62, 66, 53], header=True))
     return flowables
 
 
@@ -1023,7 +1024,7 @@ class _ReportCanvas(Canvas):
     def _decorate(self, total: int) -> None:
         width, height = self._pagesize
         self.saveState()
-        self.setFont("Helvetica", 7.5)
+        self.setFont(report_fonts().regular, 7.5)
         self.setFillColor(MUTED_COLOR)
         self.setStrokeColor(RULE_COLOR)
         self.drawString(PAGE_MARGIN, height - 12 * mm, self._header)

@@ -8,6 +8,7 @@ import io
 import math
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -388,6 +389,67 @@ def test_unicode_filename_renders_and_gets_a_safe_download_name():
     assert "café.mp4" in text
     assert "cannot show are printed as '?'" in text
     assert run_report_filename(run=run) == "Analysis_Report_cafe_2025-10-12.pdf"
+
+
+UNICODE_FILENAME = "Москва-Łódź-Αθήνα.mp4"
+DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def _fonts_used(pdf: bytes) -> set[str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    names = set()
+    for page in reader.pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        names |= {str(font.get_object()["/BaseFont"]) for font in fonts.values()}
+    return names
+
+
+def _queued_run(original_filename: str) -> AnalysisRun:
+    return AnalysisRunFactory(
+        media=MediaFactory(original_filename=original_filename), status=RunStatus.QUEUED
+    )
+
+
+def test_cyrillic_polish_and_greek_filenames_print_as_written_with_the_unicode_font(settings):
+    assert DEJAVU_SANS.is_file(), "install fonts-dejavu-core (make test does it on Debian)"
+    settings.REPORT_FONT_PATH = str(DEJAVU_SANS)
+    settings.REPORT_FONT_BOLD_PATH = str(DEJAVU_SANS.with_name("DejaVuSans-Bold.ttf"))
+
+    pdf = _render(_queued_run(UNICODE_FILENAME))
+
+    text = _text(pdf)
+    assert UNICODE_FILENAME in text
+    assert "cannot show" not in text
+    # Embedded as a subset ("AAAAAA+DejaVuSans"), regular and bold.
+    assert {name.split("+")[-1] for name in _fonts_used(pdf)} >= {
+        "DejaVuSans",
+        "DejaVuSans-Bold",
+    }
+
+
+def test_without_a_unicode_font_the_builtin_fonts_fold_or_replace_what_they_lack(settings):
+    settings.REPORT_FONT_PATH = ""
+
+    pdf = _render(_queued_run(UNICODE_FILENAME))
+
+    text = _text(pdf)
+    assert "??????-?ódz-?????.mp4" in text
+    assert "cannot show are printed as '?'" in text
+    assert {"/Helvetica", "/Helvetica-Bold"} <= _fonts_used(pdf)
+
+
+def test_an_unreadable_font_file_falls_back_to_the_builtin_fonts_with_a_warning(
+    settings, tmp_path, caplog
+):
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    settings.REPORT_FONT_PATH = str(broken)
+
+    pdf = _render(_queued_run("clip.mp4"))
+
+    assert "clip.mp4" in _text(pdf)
+    assert "/Helvetica" in _fonts_used(pdf)
+    assert "broken.ttf cannot be used" in caplog.text
 
 
 @pytest.mark.parametrize(
