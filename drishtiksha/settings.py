@@ -159,6 +159,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Database -------------------------------------------------------------------------------------
 
 SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30)
+# PostgreSQL: seconds to establish a connection (libpq counts at least 2), and idle seconds before
+# TCP keepalive probes start on an open one.
+DB_CONNECT_TIMEOUT_SECONDS = env_int("DB_CONNECT_TIMEOUT_SECONDS", 10)
+DB_KEEPALIVES_IDLE_SECONDS = env_int("DB_KEEPALIVES_IDLE_SECONDS", 30)
 
 
 def _database_config() -> dict:
@@ -169,6 +173,19 @@ def _database_config() -> dict:
         # (bench/load.py hit PostgreSQL's connection limit with 60).
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
         config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # A server that accepts the connection but never answers (a failover in progress, a
+            # stuck proxy) must fail the caller, not hang it: a worker stuck there keeps renewing
+            # its analysis lease. Keepalives notice a peer that vanished under an idle connection.
+            config.setdefault("OPTIONS", {}).update(
+                {
+                    "connect_timeout": DB_CONNECT_TIMEOUT_SECONDS,
+                    "keepalives": 1,
+                    "keepalives_idle": DB_KEEPALIVES_IDLE_SECONDS,
+                    "keepalives_interval": 10,
+                    "keepalives_count": 3,
+                }
+            )
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}

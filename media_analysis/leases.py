@@ -24,7 +24,7 @@ from media_analysis.redis_connection import redis_client, redis_key
 logger = logging.getLogger(__name__)
 
 
-def _lease_key(analysis_id: uuid.UUID | str) -> str:
+def lease_key(analysis_id: uuid.UUID | str) -> str:
     return redis_key("analysis-lease", analysis_id)
 
 
@@ -37,7 +37,7 @@ class AnalysisLease:
         self._lifetime = settings.ANALYSIS_HEARTBEAT_SECONDS
         # Not thread-local: the heartbeat thread renews the lock the task thread acquired.
         self._lock: Lock = redis_client().lock(
-            _lease_key(analysis_id), timeout=self._lifetime, thread_local=False
+            lease_key(analysis_id), timeout=self._lifetime, thread_local=False
         )
 
     def acquire(self, *, wait: bool) -> bool:

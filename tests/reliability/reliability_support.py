@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from media_analysis.choices import AnalysisStatus, RunStatus
+from media_analysis.leases import lease_key
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
+from media_analysis.redis_connection import redis_client
 from media_analysis.services.runs import runs_reap
 from tests.fixtures.pipeline import FAST_PIPELINE_ENV, _test_database_url, wait_for
 
@@ -36,7 +38,25 @@ def reap_until_final(run_ids: Iterable, *, timeout: float = 60.0) -> list[Analys
         runs = list(AnalysisRun.objects.filter(pk__in=run_ids))
         return runs if all(run.status in FINAL_RUN_STATUSES for run in runs) else None
 
-    return wait_for(settled, timeout=timeout, interval=0.5)
+    try:
+        return wait_for(settled, timeout=timeout, interval=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still open:\n{_open_state(run_ids)}") from None
+
+
+def _open_state(run_ids: list) -> str:
+    """What a run that did not settle is waiting for: each analysis and whether a lease holds it."""
+    lines = []
+    for run in AnalysisRun.objects.filter(pk__in=run_ids).exclude(status__in=FINAL_RUN_STATUSES):
+        lines.append(f"run {run.pk} {run.status}")
+        for analysis in run.analyses.order_by("model_name"):
+            held = redis_client().get(lease_key(analysis.pk))
+            lines.append(
+                f"  {analysis.model_name} {analysis.status} attempts={analysis.attempts}"
+                f" updated={analysis.updated_at:%H:%M:%S.%f} task={analysis.task_id}"
+                f" lease={held.decode() if held else None}"
+            )
+    return "\n".join(lines)
 
 
 def assert_settled_once(run_ids: Iterable, *, model_names: Iterable[str]) -> None:
