@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.leases import lease_key
@@ -56,6 +56,14 @@ def _open_state(run_ids: list) -> str:
                 f" updated={analysis.updated_at:%H:%M:%S.%f} task={analysis.task_id}"
                 f" lease={held.decode() if held else None}"
             )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, state, wait_event_type, wait_event, xact_start, left(query, 120)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            lines += [f"  backend {row}" for row in cursor.fetchall()]
     return "\n".join(lines)
 
 
