@@ -347,7 +347,7 @@ def test_a_stranger_narrowing_to_someone_elses_media_is_refused(communicator, wo
                 messages.append(await client.receive_output(RECEIVE_TIMEOUT))
             except TimeoutError:
                 break
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return connected, messages
 
     connected, messages = async_to_sync(scenario)()
@@ -376,8 +376,8 @@ def test_a_strangers_stream_carries_nothing_of_someone_elses(communicator, world
         _started(active)
         owner_event = await owner.receive_json_from(RECEIVE_TIMEOUT)
         quiet = await watcher.receive_nothing(NOTHING_TIMEOUT)
-        await watcher.disconnect(timeout=RECEIVE_TIMEOUT)
-        await owner.disconnect(timeout=RECEIVE_TIMEOUT)
+        await watcher.disconnect()
+        await owner.disconnect()
         return stranger_snapshot, owner_snapshot, refused, owner_event, quiet
 
     stranger_snapshot, owner_snapshot, refused, owner_event, quiet = async_to_sync(scenario)()

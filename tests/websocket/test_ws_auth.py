@@ -39,10 +39,10 @@ def first_message(client_factory, query: str = "", **options) -> tuple[bool, dic
         connected, code = await client.connect(RECEIVE_TIMEOUT)
         if not connected:
             # Let the refusing application finish rather than leave it pending on the loop.
-            await client.disconnect(timeout=RECEIVE_TIMEOUT)
+            await client.disconnect()
             return False, {"type": "websocket.close", "code": code}
         message = await client.receive_output(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return True, message
 
     return async_to_sync(scenario)()

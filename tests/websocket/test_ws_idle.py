@@ -30,7 +30,7 @@ def test_an_idle_connection_still_receives_events_after_the_blocking_pop_times_o
         await asyncio.sleep(IDLE_SECONDS)
         await sync_to_async(publish)(run)
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return connected, event
 
     connected, event = async_to_sync(scenario)()

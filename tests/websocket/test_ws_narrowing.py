@@ -44,7 +44,7 @@ def test_media_in_the_query_string_narrows_snapshot_and_events(communicator):
         quiet = await client.receive_nothing(NOTHING_TIMEOUT)
         started(watched_run)
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return snapshot, quiet, event
 
     snapshot, quiet, event = async_to_sync(scenario)()
@@ -67,7 +67,7 @@ def test_narrowing_to_media_that_is_not_yours_is_refused(communicator, whose):
         message = await client.receive_output(RECEIVE_TIMEOUT)
         # As a server does after a close: tell the consumer the socket is gone, so it stops
         # instead of being cancelled mid-receive when the loop ends.
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return connected, message
 
     connected, message = async_to_sync(scenario)()
@@ -99,7 +99,7 @@ def test_subscribe_and_unsubscribe_messages_change_the_narrowing(communicator):
         event = await client.receive_json_from(RECEIVE_TIMEOUT)
         await client.send_to(text_data="{not json")
         garbage = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return everything, refused, narrowed, quiet, widened, event, garbage
 
     everything, refused, narrowed, quiet, widened, event, garbage = async_to_sync(scenario)()

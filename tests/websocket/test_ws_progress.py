@@ -53,7 +53,7 @@ def test_snapshot_lists_active_runs_with_per_model_progress(communicator):
     async def scenario():
         connected, _ = await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return connected, snapshot
 
     connected, snapshot = async_to_sync(scenario)()
@@ -82,7 +82,7 @@ def test_events_follow_the_snapshot_and_carry_the_publisher_fields(communicator)
         await client.receive_json_from(RECEIVE_TIMEOUT)
         sent = publish(run, event=ProgressEvent.FRAME_ANALYSIS_PROGRESS, progress=4, total=10)
         received = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return sent, received
 
     sent, received = async_to_sync(scenario)()
@@ -110,8 +110,8 @@ def test_a_user_never_receives_another_users_events(communicator):
         publish(alice_run)
         alice_event = await alice_client.receive_json_from(RECEIVE_TIMEOUT)
         bob_got_nothing = await bob_client.receive_nothing(NOTHING_TIMEOUT)
-        await alice_client.disconnect(timeout=RECEIVE_TIMEOUT)
-        await bob_client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await alice_client.disconnect()
+        await bob_client.disconnect()
         return alice_snapshot, bob_event, alice_got_nothing, alice_event, bob_got_nothing
 
     alice_snapshot, bob_event, alice_quiet, alice_event, bob_quiet = async_to_sync(scenario)()
@@ -132,7 +132,7 @@ def test_a_reconnecting_client_starts_again_from_a_fresh_snapshot(communicator):
     async def read_snapshot(client):
         await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return snapshot
 
     first = connect_and_read_snapshot()
@@ -162,7 +162,7 @@ def test_finished_runs_leave_the_snapshot(communicator):
     async def scenario():
         await client.connect(RECEIVE_TIMEOUT)
         snapshot = await client.receive_json_from(RECEIVE_TIMEOUT)
-        await client.disconnect(timeout=RECEIVE_TIMEOUT)
+        await client.disconnect()
         return snapshot
 
     assert async_to_sync(scenario)()["runs"] == []
