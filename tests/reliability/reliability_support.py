@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +18,12 @@ from media_analysis.leases import lease_key
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.redis_connection import redis_client
 from media_analysis.services.runs import runs_reap
-from tests.fixtures.pipeline import FAST_PIPELINE_ENV, _test_database_url, wait_for
+from tests.fixtures.pipeline import (
+    FAST_PIPELINE_ENV,
+    _test_database_url,
+    celery_worker_command,
+    wait_for,
+)
 
 FINAL_RUN_STATUSES = {RunStatus.ANALYZED, RunStatus.PARTIALLY_ANALYZED, RunStatus.FAILED}
 OPEN_ANALYSIS_STATUSES = {AnalysisStatus.PENDING, AnalysisStatus.PROCESSING}
@@ -112,26 +115,7 @@ def worker_subprocess(
     what the fixture pins or drops: persistent database connections, or the messages a killed
     worker left queued. Killed with its whole process group on exit."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "drishtiksha",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "--queues",
-            f"{settings.ANALYSIS_QUEUE},{settings.HOUSEKEEPING_QUEUE}",
-            "--hostname",
-            f"{name}-{uuid.uuid4().hex[:8]}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
+        celery_worker_command(concurrency=concurrency, name=name),
         cwd=settings.BASE_DIR,
         env={**os.environ, **env},
         start_new_session=True,
