@@ -71,8 +71,9 @@ class ProfileUpdateSerializer(CamelCaseSerializer):
 
     reject_unknown_fields = True
 
-    first_name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    last_name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    # Either name alone may be sent (PUT and PATCH alike), and the schema must say so.
+    first_name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False)
+    last_name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:

@@ -8,6 +8,7 @@ from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -31,7 +32,11 @@ from accounts.models import User
 from accounts.throttling import PasswordResetRateThrottle, SignupRateThrottle
 from accounts.tokens import TokenPair
 from accounts.ws_tickets import ws_ticket_issue
-from drishtiksha.api.authentication import clear_auth_cookie, set_auth_cookie
+from drishtiksha.api.authentication import (
+    clear_auth_cookie,
+    origin_is_own_or_trusted,
+    set_auth_cookie,
+)
 from drishtiksha.api.responses import ApiResponse
 from drishtiksha.http import client_ip, public_base_url
 from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
@@ -54,11 +59,20 @@ class AnonymousEndpoint(APIView):
     """Endpoints for callers who are not (or no longer) logged in.
 
     No authenticator runs, so a stale cookie or session can neither cause a 401 nor demand a CSRF
-    token on the way to logging in again.
+    token on the way to logging in again. What CSRF would have caught is refused here instead: a
+    browser names the page's origin on every cross-site POST, and a foreign page must not log a
+    visitor out, or plant its own `authToken` cookie by logging them in as someone else. Callers
+    that send no Origin (scripts, mobile apps) are not browsers and pass.
     """
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        origin = request.headers.get("Origin")
+        if origin and not origin_is_own_or_trusted(request, origin):
+            raise PermissionDenied("Cross-site request refused: this origin is not trusted.")
 
 
 class SignupView(AnonymousEndpoint):

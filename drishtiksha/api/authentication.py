@@ -46,6 +46,10 @@ def _origin_is_trusted(request: Request) -> bool:
     origin = request.headers.get("Origin")
     if not origin:
         return False
+    return origin_is_own_or_trusted(request, origin)
+
+
+def origin_is_own_or_trusted(request: Request, origin: str) -> bool:
     own_origin = f"{request.scheme}://{request.get_host()}"
     return origin == own_origin or origin in settings.CSRF_TRUSTED_ORIGINS
 

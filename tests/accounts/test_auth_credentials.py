@@ -147,3 +147,34 @@ def test_login_is_not_blocked_by_a_stale_cookie_or_session(user):
     )
 
     assert response.status_code == 200
+
+
+def test_a_foreign_page_cannot_log_a_visitor_in_and_plant_its_cookie(api_client, user):
+    response = api_client.post(
+        "/api/v1/auth/login",
+        {"email": user.email, "password": DEFAULT_PASSWORD},
+        format="multipart",
+        HTTP_ORIGIN="https://evil.example",
+    )
+
+    assert response.status_code == 403
+    assert response.json()["message"] == "Cross-site request refused: this origin is not trusted."
+    assert "authToken" not in response.cookies
+
+
+def test_a_foreign_page_cannot_log_a_visitor_out(session_client, user):
+    response = session_client.post("/api/v1/auth/logout", HTTP_ORIGIN="https://evil.example")
+
+    assert response.status_code == 403
+    assert session_client.get(PROFILE_URL).json()["data"]["email"] == user.email
+
+
+def test_login_from_our_own_pages_or_without_an_origin_is_accepted(api_client, user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example"]
+    credentials = {"email": user.email, "password": DEFAULT_PASSWORD}
+
+    own = api_client.post("/api/v1/auth/login", credentials, HTTP_ORIGIN="http://testserver")
+    trusted = api_client.post("/api/v1/auth/login", credentials, HTTP_ORIGIN="https://app.example")
+    script = api_client.post("/api/v1/auth/login", credentials)
+
+    assert (own.status_code, trusted.status_code, script.status_code) == (200, 200, 200)
