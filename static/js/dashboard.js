@@ -1,6 +1,7 @@
 /**
  * Dashboard: status badges and verdicts follow the websocket; counters and rows are re-read from
- * the server whenever a run ends or the connection comes back.
+ * the server whenever a run ends or the connection comes back. Each row's "Edit" popover (a
+ * <details>) takes focus to its field when opened and closes on Escape like a dialog.
  */
 
 import { setUpConfirmDialogs } from "./confirm-dialog.js";
@@ -87,7 +88,32 @@ function onEvent(event) {
   }
 }
 
+/**
+ * Rows are re-rendered from the server at any time, so the popovers are handled by delegation
+ * from the document rather than per element. `toggle` does not bubble, hence the capture phase.
+ */
+function setUpEditPopovers() {
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      const popover = event.target;
+      if (!(popover instanceof HTMLDetailsElement) || !popover.matches(".popover")) return;
+      if (popover.open) popover.querySelector("textarea, input:not([type=hidden])")?.focus();
+    },
+    true,
+  );
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    const popover = event.target instanceof Element ? event.target.closest("details.popover[open]") : null;
+    if (!popover) return;
+    event.preventDefault();
+    popover.open = false;
+    popover.querySelector("summary")?.focus();
+  });
+}
+
 setUpConfirmDialogs();
+setUpEditPopovers();
 const holder = document.querySelector("[data-progress-socket]");
 if (holder && "WebSocket" in window) {
   new ProgressSocket({ path: holder.dataset.progressSocket, onSnapshot, onEvent }).start();

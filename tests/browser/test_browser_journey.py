@@ -1,17 +1,25 @@
 """A user's whole journey in headless Chromium against the real stack.
 
-Sign up, upload a generated video with the progress bar, watch the analysis finish live on the
-media page without reloading, read the run and model reports (charts drawn), download the PDF,
-delete with the confirmation dialog. Every page is screenshotted and must log no console error.
+Sign up, upload a generated video of a few MB over a throttled network so the progress bar moves
+step by step, watch the analysis finish live on the media page without reloading, read the run
+and model reports (charts drawn), download the PDF through its link, edit the description in the
+dashboard's popover from the keyboard, delete with the confirmation dialog. Every page is
+screenshotted and must log no console error.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import VIEWPORT
+from tests.fixtures.media_files import make_noisy_video
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -19,6 +27,16 @@ PASSWORD = "a-long-and-unusual-passphrase-42"
 UUID = r"[0-9a-f-]{36}"
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 FINAL_STATUSES = ("ANALYZED", "PARTIALLY_ANALYZED", "FAILED")
+# The clip (about 3.3 MB) goes up at this rate, so the upload takes a little over two seconds and
+# the browser reports its progress many times on the way.
+UPLOAD_BYTES_PER_SECOND = 1_500_000
+# What upload.js shows while sending: "37 % · 1.2 MB of 3.3 MB · 1.4 MB/s · about 2 s left".
+SIZE = r"\d+(?:\.\d)? (?:bytes|KB|MB|GB)"
+UNIT_BYTES = {"bytes": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+UPLOAD_STATS = re.compile(
+    rf"^(?P<percent>\d{{1,2}}) % · (?P<sent>{SIZE}) of (?P<total>{SIZE}) · (?P<speed>{SIZE})/s"
+    r" · about (?:\d+ min )?\d+ s left$"
+)
 # Records every value the upload bar and its text take, across the page's lifetime: the page
 # navigates away the moment the upload is stored, faster than a test could poll.
 RECORD_UPLOAD_PROGRESS = """
@@ -33,6 +51,46 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+@contextmanager
+def uploads_throttled(page, bytes_per_second: int) -> Iterator[None]:
+    """Limit what the page may send per second, as DevTools does. The limit lasts only as long
+    as the DevTools session that set it, hence the session is held open until the block ends."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": -1}
+    session.send(
+        "Network.emulateNetworkConditions", {**conditions, "uploadThroughput": bytes_per_second}
+    )
+    try:
+        yield
+    finally:
+        session.send("Network.emulateNetworkConditions", {**conditions, "uploadThroughput": -1})
+        session.detach()
+
+
+def shown_size(size: int) -> str:
+    """A size as upload.js formats it (1024-based, one decimal)."""
+    value, unit = float(size), 0
+    units = ["bytes", "KB", "MB", "GB"]
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{size} bytes" if unit == 0 else f"{value:.1f} {units[unit]}"
+
+
+def size_in_bytes(shown: str) -> float:
+    number, unit = shown.split(" ")
+    return float(number) * UNIT_BYTES[unit]
+
+
+# Whether the element itself is what the user sees (and would click) at its centre.
+UNCOVERED = """(element) => {
+    const box = element.getBoundingClientRect();
+    const seen = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    return element.contains(seen);
+}"""
+
+
 def chart_points(page, canvas_id: str) -> list[int]:
     """How many data points each dataset of the Chart.js chart on `canvas_id` holds."""
     return page.evaluate(
@@ -45,10 +103,10 @@ def chart_points(page, canvas_id: str) -> list[int]:
 
 
 def test_sign_up_upload_watch_live_read_reports_and_delete(
-    asgi_server, browser_page, screenshot, media_file, pipeline_worker, tmp_path
+    asgi_server, browser_page, screenshot, pipeline_worker, tmp_path
 ):
     page, problems = browser_page
-    clip = media_file("clip.mp4", seconds=2)
+    clip = make_noisy_video(tmp_path / "clip.mp4")
     notes = tmp_path / "notes.txt"
     notes.write_text("not media")
     fake_video = tmp_path / "fake.mp4"
@@ -58,6 +116,8 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     page.goto(f"{asgi_server}/accounts/login/")
     screenshot(page, "login")
     page.get_by_role("link", name="Sign up").first.click()
+    page.get_by_label("Email").wait_for()
+    screenshot(page, "signup")
     page.get_by_label("Email").fill("journalist@example.com")
     page.get_by_label("First name").fill("Maya")
     page.get_by_label("Last name").fill("Rao")
@@ -89,12 +149,24 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     page.set_input_files("#id_media", str(clip))
     assert "clip.mp4" in page.locator("#selected-file").inner_text()
     page.get_by_label("Description").fill("Clip from the evening bulletin")
-    page.get_by_role("button", name="Upload and analyse").click()
-    page.wait_for_url(re.compile(rf"{asgi_server}/media/{UUID}/$"))
+    progress.clear()  # only this upload's values, not those of the refused one
+    with uploads_throttled(page, UPLOAD_BYTES_PER_SECOND):
+        page.get_by_role("button", name="Upload and analyse").click()
+        page.wait_for_url(re.compile(rf"{asgi_server}/media/{UUID}/$"))
 
-    assert progress, "the upload bar never moved"
-    assert max(value for value, _ in progress) == 100
-    assert any(text.startswith("100 %") for _, text in progress)
+    values = [value for value, _ in progress]
+    assert any(0 < value < 100 for value in values), f"no step between 0 and 100: {values}"
+    assert values == sorted(values), f"the bar went backwards: {values}"
+    assert values[-1] == 100
+    total = shown_size(Path(clip).stat().st_size)
+    steps = [UPLOAD_STATS.match(text) for value, text in progress if 0 < value < 100]
+    steps = [step for step in steps if step]
+    assert steps, f"no percent · bytes · speed · time left shown: {[t for _, t in progress]}"
+    assert {step["total"] for step in steps} == {total}
+    assert {int(step["percent"]) for step in steps} <= {int(value) for value in values}
+    # The speed is measured, not made up: it cannot beat the network's limit (one decimal shown).
+    speed = size_in_bytes(steps[-1]["speed"])
+    assert 0 < speed <= UPLOAD_BYTES_PER_SECOND * 1.05, steps[-1].string
 
     # --- The media page follows the analysis live ------------------------------------------------
     status = page.locator('[data-live-fragment="media-status"] .badge')
@@ -123,7 +195,25 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     page.wait_for_function("() => Chart.getChart('timeline-chart') !== undefined")
     timeline = chart_points(page, "timeline-chart")
     assert len(timeline) == 3 and all(count > 0 for count in timeline)  # 2 models + 50 % line
-    assert chart_points(page, "confidence-chart") == [2, 2]
+    # Each model's confidence (0-100 %) sits in the series of its prediction, in its own colour.
+    confidence = page.evaluate(
+        """() => {
+            const chart = Chart.getChart('confidence-chart');
+            return chart.data.datasets.map((dataset) => ({
+                label: dataset.label,
+                color: dataset.backgroundColor,
+                bars: Object.fromEntries(chart.data.labels
+                    .map((model, index) => [model, dataset.data[index]])
+                    .filter(([, value]) => value !== null && value !== undefined)),
+            }));
+        }"""
+    )
+    assert {series["label"]: series["bars"] for series in confidence} == {
+        "Predicted fake": {"SIGLIP-LSTM-V4": 90},
+        "Predicted real": {"COLOR-CUES-LSTM-V1": 70},
+    }
+    assert all(0 < value <= 100 for series in confidence for value in series["bars"].values())
+    assert confidence[0]["color"] != confidence[1]["color"]
     assert chart_points(page, "time-chart") == [2]
     # (0.9 + (1 - 0.7)) / 2 = 0.6 fake probability: above the 0.55 threshold.
     assert page.locator(".verdict-label").inner_text() == "Likely deepfake"
@@ -132,11 +222,18 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     screenshot(page, "run-dark")
     page.emulate_media(color_scheme="light")
 
-    pdf_href = page.get_by_role("link", name="Download PDF report").get_attribute("href")
-    pdf = page.request.get(f"{asgi_server}{pdf_href}")
-    assert pdf.status == 200
-    assert pdf.headers["content-type"] == "application/pdf"
-    assert pdf.body().startswith(b"%PDF")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF report").click()
+    download = download_info.value
+    assert download.failure() is None
+    # The report is named after the day the run was made, in the server's time zone (UTC).
+    media_id = re.search(rf"/media/({UUID})/$", media_url).group(1)
+    answer = page.request.get(f"{asgi_server}/api/v1/media/{media_id}").json()
+    created = datetime.fromisoformat(answer["data"]["latestRun"]["createdAt"])
+    assert download.suggested_filename == (
+        f"Analysis_Report_clip_{created.astimezone(UTC).date().isoformat()}.pdf"
+    )
+    assert Path(download.path()).read_bytes().startswith(b"%PDF")
 
     # --- Model report ----------------------------------------------------------------------------
     page.get_by_role("link", name="Model report of SIGLIP-LSTM-V4").click()
@@ -146,6 +243,16 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     assert sum(page.evaluate("() => Chart.getChart('histogram-chart').data.datasets[0].data")) > 0
     assert page.evaluate("() => document.getElementById('heat-strip').width") > 0
     screenshot(page, "model-report")
+
+    # --- The pages that stand in for the dialogs without scripts ---------------------------------
+    page.goto(f"{media_url}edit/")
+    assert page.get_by_role("heading", name="Description of clip.mp4").is_visible()
+    screenshot(page, "media-edit")
+    page.goto(f"{media_url}delete/")
+    assert page.get_by_role("heading", name="Delete clip.mp4?").is_visible()
+    screenshot(page, "media-delete")
+    page.get_by_role("link", name="Keep it").click()
+    page.wait_for_url(media_url)
 
     # --- Dashboard: a re-run's status follows live, then delete behind the dialog ---------------
     page.goto(f"{asgi_server}/")
@@ -163,6 +270,23 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     assert row.locator('[data-cell="verdict"]').inner_text().startswith("Likely deepfake")
     assert row.get_by_role("button", name="Re-run clip.mp4").is_enabled()
     screenshot(page, "dashboard")
+
+    # The Edit popover: opening moves focus to its field, Escape closes it and returns to "Edit".
+    popover = row.locator("details.popover")
+    trigger = popover.locator("summary")
+    trigger.focus()
+    page.keyboard.press("Enter")
+    assert popover.evaluate("details => details.open") is True
+    field = popover.get_by_label("Description")
+    expect(field).to_be_focused()
+    assert field.input_value() == "Clip from the evening bulletin"
+    # Nothing clips the open popover: its Save button is on screen, not scrolled out of sight.
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert popover.get_by_role("button", name="Save").evaluate(UNCOVERED) is True
+    screenshot(page, "dashboard-edit")
+    page.keyboard.press("Escape")
+    assert popover.evaluate("details => details.open") is False
+    expect(trigger).to_be_focused()
     page.set_viewport_size(PHONE_VIEWPORT)
     screenshot(page, "dashboard-phone")
     page.set_viewport_size(VIEWPORT)
