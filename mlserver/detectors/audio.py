@@ -1,13 +1,20 @@
 """AUDIO-SPECTRUM-V1: band-limiting typical of neural vocoders, plus descriptive voice statistics.
 
 Most text-to-speech and voice-conversion systems synthesise at 16-24 kHz. Delivered in a
-44.1/48 kHz file, their audio has a brick-wall cutoff far below the file's Nyquist
-frequency, while a microphone recording fills the band up to the converter's anti-alias
-filter. We find the cutoff as the lowest frequency above which the long-term spectrum
-never comes within 30 dB of the level just below it, and score the unused fraction of the
-band. Spectral flatness, pitch (normalised autocorrelation), pitch stability, silence ratio,
-centroid and contrast are measured and reported, but they do not move the verdict: there is
-no calibration data behind them in this server.
+44.1/48 kHz file, their audio lacks the top of the band, while a microphone recording fills
+the band up to the converter's anti-alias filter. Two statistics look for that, on the
+long-term spectrum:
+
+- a brick-wall cutoff: the lowest frequency above which the spectrum never comes within
+  30 dB of the level just below it, scored as the unused fraction of the band;
+- a soft roll-off (a low-pass filter or a gentle resampler leaves no cliff, only a spectrum
+  that bends down above its corner): the median shortfall of the band above 8 kHz below the
+  trend of the 2-8 kHz band, extrapolated.
+
+The verdict follows the stronger of the two. Spectral flatness, pitch (normalised
+autocorrelation), pitch stability, silence ratio, centroid and contrast are measured and
+reported, but they do not move the verdict: there is no calibration data behind them in
+this server.
 """
 
 from __future__ import annotations
@@ -54,6 +61,21 @@ CONTENT_RANGE_DB = 60.0
 HIGH_BAND_START_HZ = 8_000.0
 ROLLOFF_ENERGY_FRACTION = 0.95
 
+# Soft roll-off. The trend is a straight line in dB against log-frequency fitted to the
+# 2-8 kHz bands, each band's level being the median of its bins so that tones and voice
+# harmonics do not pull the line. Speech and most natural sound fall smoothly through this
+# range and keep falling at about the same rate above it; a low-pass filter bends the
+# spectrum down above its corner. A trend rising through 2-8 kHz (sibilant-heavy speech) is
+# extrapolated flat: no natural spectrum keeps rising to Nyquist.
+ROLLOFF_REFERENCE_START_HZ = 2_000.0
+# The high band (from HIGH_BAND_START_HZ) stops this far below a brick-wall cutoff, whose
+# transition belongs to the cutoff statistic, and at this fraction of Nyquist, where the
+# converter's own anti-alias filter (about 0.45 x the sample rate) bends every recording.
+ROLLOFF_CUTOFF_GUARD_HZ = 1_000.0
+ROLLOFF_NYQUIST_FRACTION = 0.9
+# Less high band than this (e.g. a 22.05 kHz file) leaves too few bands to judge a bend.
+ROLLOFF_MIN_HIGH_BAND_HZ = 2_000.0
+
 # Descriptive statistics.
 FLATNESS_BAND_HZ = (50.0, 8_000.0)
 CONTRAST_FIRST_OCTAVE_HZ = 200.0
@@ -82,6 +104,14 @@ UNUSED_BANDWIDTH_CENTRE = 0.4
 UNUSED_BANDWIDTH_SCALE = 0.08
 PROBABILITY_FLOOR = 0.3
 PROBABILITY_CEILING = 0.92
+# Mapping the high-band deficit (dB below the extrapolated trend) to a fake probability: a
+# full-band recording, and a lossy codec's band below its cutoff, stay within about 3 dB of the
+# trend; one 2-pole (12 dB/octave) low-pass at 8 kHz leaves about 12 dB, two stacked about
+# 24 dB; 10 dB is the even point. Microphones with a weak top octave, de-essers and noise
+# reduction roll off too, so this evidence is capped below the brick-wall ceiling.
+DEFICIT_CENTRE_DB = 10.0
+DEFICIT_SCALE_DB = 2.5
+DEFICIT_PROBABILITY_CEILING = 0.8
 
 _POWER_EPSILON = 1e-20
 _DECIBELS = 10.0
@@ -94,18 +124,27 @@ class AudioSpectrumDetector(Detector):
     description = (
         "Heuristic baseline, not a trained deepfake model. Decodes the audio (or a video's "
         "audio track) with ffmpeg to mono PCM at its own sample rate (at most 48 kHz) and "
-        "looks for the band-limiting typical of neural vocoders, which synthesise at 16-24 kHz: "
-        "the bandwidth cutoff is the lowest frequency above which the long-term spectrum never "
-        "comes within 30 dB of the level just below it (that level being within 60 dB of the "
-        "strongest band), and the statistic is the unused "
-        "fraction of the file's band (1 - cutoff / Nyquist), mapped to a fake probability by a "
-        "logistic curve (even at 0.4, scale 0.08) bounded to 0.30-0.92. Spectral flatness, "
-        "centroid and contrast, pitch and pitch stability (normalised autocorrelation, 60-400 "
-        "Hz), energy and silence ratio are reported for context and do not affect the verdict. "
+        "looks for the band-limiting typical of neural vocoders, which synthesise at 16-24 kHz, "
+        "with two statistics on the long-term spectrum. Brick-wall cutoff: the lowest "
+        "frequency above which the spectrum never comes within 30 dB of the level just below "
+        "it (that level being within 60 dB of the strongest band); the unused fraction of the "
+        "file's band (1 - cutoff / Nyquist) is mapped to a fake probability by a logistic "
+        "curve (even at 0.4, scale 0.08) bounded to 0.30-0.92. Soft roll-off (a low-pass "
+        "filter leaves no cliff, it bends the spectrum down): a straight line in dB against "
+        "log-frequency is fitted to the 2-8 kHz band (median level of each 250 Hz band; a "
+        "rising line is taken as flat) and extrapolated from 8 kHz up to 1 kHz below the "
+        "cutoff or 90 % of Nyquist; the high-band deficit, the median shortfall of that band "
+        "below the line in dB, is mapped by a logistic curve (even at 10 dB, scale 2.5 dB) "
+        "bounded to 0.30-0.80. The fake probability is the larger of the two; a full band "
+        "that follows its trend is weak evidence of authenticity. Spectral flatness, centroid "
+        "and contrast, pitch and pitch stability (normalised autocorrelation, 60-400 Hz), "
+        "energy and silence ratio are reported for context and do not affect the verdict. "
         "Known failure modes: low-bitrate MP3/AAC/Opus, telephone and conferencing audio are "
-        "band-limited without being synthetic; a file whose own sample rate is 16 kHz or less "
-        "leaves nothing to measure; synthetic speech generated at 44.1/48 kHz, or with added "
-        "broadband noise, passes."
+        "band-limited without being synthetic; microphones with a weak top octave, distant "
+        "or muffled recordings, de-essing and noise reduction roll off the high band and "
+        "raise the deficit; a file whose own sample rate is 16 kHz or less leaves nothing to "
+        "measure, and below 24 kHz the roll-off is not judged; synthetic speech generated at "
+        "44.1/48 kHz, or with added broadband noise, passes."
     )
 
     def analyze(self, media: MediaFile, context: AnalysisContext) -> DetectorResult:
@@ -145,17 +184,41 @@ class AudioSpectrumDetector(Detector):
 
         nyquist = sample_rate / 2
         unused = 1.0 - spectrum.cutoff_hz / nyquist
-        probability = bounded_probability(
+        cutoff_probability = bounded_probability(
             unused,
             centre=UNUSED_BANDWIDTH_CENTRE,
             scale=UNUSED_BANDWIDTH_SCALE,
             floor=PROBABILITY_FLOOR,
             ceiling=PROBABILITY_CEILING,
         )
+        deficit = spectrum.high_band_deficit_db
+        deficit_probability = (
+            bounded_probability(
+                deficit,
+                centre=DEFICIT_CENTRE_DB,
+                scale=DEFICIT_SCALE_DB,
+                floor=PROBABILITY_FLOOR,
+                ceiling=DEFICIT_PROBABILITY_CEILING,
+            )
+            if deficit is not None
+            else None
+        )
+        # The stronger trace decides: a hard cutoff and a soft roll-off are two forms of the
+        # same missing top band, so combining them would count one trace twice.
+        probability = max(
+            cutoff_probability,
+            PROBABILITY_FLOOR if deficit_probability is None else deficit_probability,
+        )
         duration = info.duration_seconds or analysed_seconds
         return DetectorResult(
             fake_probability=probability,
-            note=_note(spectrum.cutoff_hz, nyquist, unused, from_video),
+            note=_note(
+                cutoff=spectrum.cutoff_hz,
+                nyquist=nyquist,
+                unused=unused,
+                deficit=deficit,
+                from_video=from_video,
+            ),
             media_type=MediaType.AUDIO,
             payload={
                 "properties": {
@@ -194,6 +257,10 @@ class AudioSpectrumDetector(Detector):
                     "unused_bandwidth_fraction": rounded(unused),
                     "cliff_depth_db": rounded(spectrum.cliff_depth_db),
                     "high_band_energy_ratio_db": rounded(spectrum.high_band_ratio_db),
+                    "reference_slope_db_per_octave": rounded(spectrum.reference_slope_db),
+                    "high_band_deficit_db": rounded(deficit),
+                    "cutoff_probability": rounded(cutoff_probability),
+                    "deficit_probability": rounded(deficit_probability),
                     "audio_track_of_video": from_video,
                 },
             },
@@ -205,6 +272,8 @@ class _SpectralSummary:
     cutoff_hz: float
     cliff_depth_db: float | None
     high_band_ratio_db: float | None
+    high_band_deficit_db: float | None
+    reference_slope_db: float | None
     rolloff_hz: float
     centroid_hz: float | None
     contrast_db: float | None
@@ -259,6 +328,7 @@ def _spectral_summary(samples: np.ndarray, sample_rate: int) -> _SpectralSummary
     active_frames = int(np.count_nonzero(voiced))
     ltas = ltas_sum / active_frames
     cutoff, cliff = _bandwidth_cutoff(ltas, frequencies, sample_rate / 2)
+    deficit, slope = _high_band_deficit(ltas, frequencies, cutoff=cutoff, nyquist=sample_rate / 2)
     high = frequencies >= HIGH_BAND_START_HZ
     high_ratio = (
         _DECIBELS * math.log10((ltas[high].sum() + _POWER_EPSILON) / (ltas.sum() + _POWER_EPSILON))
@@ -277,6 +347,8 @@ def _spectral_summary(samples: np.ndarray, sample_rate: int) -> _SpectralSummary
         cutoff_hz=cutoff,
         cliff_depth_db=cliff,
         high_band_ratio_db=high_ratio,
+        high_band_deficit_db=deficit,
+        reference_slope_db=slope,
         rolloff_hz=rolloff,
         centroid_hz=centroid_sum / active_frames,
         contrast_db=contrast_sum / active_frames if octaves else None,
@@ -312,6 +384,36 @@ def _bandwidth_cutoff(
         if depth >= CLIFF_DB and below >= content_floor:
             return band * BAND_HZ, depth
     return nyquist, None
+
+
+def _high_band_deficit(
+    ltas: np.ndarray, frequencies: np.ndarray, *, cutoff: float, nyquist: float
+) -> tuple[float | None, float | None]:
+    """Median shortfall (dB) of the bands above 8 kHz below the 2-8 kHz trend, extrapolated.
+
+    Returns ``(deficit_db, slope_db_per_octave)``, ``(None, None)`` when the file has too
+    little band above 8 kHz (below its cutoff) or no real content at 2-8 kHz.
+    """
+    band_of_bin = (frequencies // BAND_HZ).astype(int)
+    top = min(cutoff - ROLLOFF_CUTOFF_GUARD_HZ, ROLLOFF_NYQUIST_FRACTION * nyquist)
+    first_high = int(HIGH_BAND_START_HZ // BAND_HZ)
+    end_high = int(top // BAND_HZ)  # bands lying wholly below ``top``
+    if (end_high - first_high) * BAND_HZ < ROLLOFF_MIN_HIGH_BAND_HZ:
+        return None, None
+    decibels = _DECIBELS * np.log10(ltas + _POWER_EPSILON)
+    bands = np.arange(int(ROLLOFF_REFERENCE_START_HZ // BAND_HZ), end_high)
+    levels = np.array([np.median(decibels[band_of_bin == band]) for band in bands])
+    octaves = np.log2((bands + 0.5) * BAND_HZ)
+    reference = bands < first_high
+    strongest = _DECIBELS * math.log10(float(ltas.max()) + _POWER_EPSILON)
+    if np.median(levels[reference]) < strongest - CONTENT_RANGE_DB:
+        return None, None
+    slope, intercept = np.polyfit(octaves[reference], levels[reference], 1)
+    slope = min(float(slope), 0.0)
+    # Re-centred so a clamped (flat) line still passes through the reference band's mean.
+    intercept = float(np.mean(levels[reference] - slope * octaves[reference]))
+    shortfall = intercept + slope * octaves[~reference] - levels[~reference]
+    return float(np.median(shortfall)), slope
 
 
 def _octave_slices(frequencies: np.ndarray) -> list[slice]:
@@ -403,7 +505,9 @@ def _frame_pitch(correlation: np.ndarray, min_lag: int) -> float:
     return PITCH_SAMPLE_RATE / (min_lag + position + offset)
 
 
-def _note(cutoff: float, nyquist: float, unused: float, from_video: bool) -> str:
+def _note(
+    *, cutoff: float, nyquist: float, unused: float, deficit: float | None, from_video: bool
+) -> str:
     source = "The video's audio track" if from_video else "The audio"
     if unused >= UNUSED_BANDWIDTH_CENTRE:
         return (
@@ -411,12 +515,23 @@ def _note(cutoff: float, nyquist: float, unused: float, from_video: bool) -> str
             f"{nyquist / 1000:.1f} kHz ({unused:.0%} of the band unused), as neural vocoders and "
             "low-bitrate codecs produce."
         )
+    if deficit is not None and deficit >= DEFICIT_CENTRE_DB:
+        return (
+            f"{source} falls {deficit:.0f} dB below its own 2-8 kHz trend above 8 kHz: the top "
+            "of the band is rolled off, as a low-pass filter or band-limited synthesis leaves "
+            "it (muffled microphones and noise reduction do so too)."
+        )
     reach = (
         f"has a cutoff at {cutoff / 1000:.1f} kHz of {nyquist / 1000:.1f} kHz"
         if cutoff < nyquist
         else f"shows no brick-wall cutoff below {nyquist / 1000:.1f} kHz"
     )
+    rolloff = (
+        f" and a high-band deficit of {deficit:.1f} dB against its 2-8 kHz trend"
+        if deficit is not None
+        else ""
+    )
     return (
-        f"{source} {reach}; no vocoder band-limiting. Full-band synthetic speech would also "
-        "pass this test."
+        f"{source} {reach}{rolloff}; no vocoder band-limiting. Full-band synthetic speech "
+        "would also pass this test."
     )

@@ -71,6 +71,17 @@ def test_protected_endpoints_answer_401(ml_client: TestClient, path: str, header
     assert response.json() == {"detail": "Invalid or missing API Key"}
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["wrong-key", "test-api-ke", "test-api-key-2", "TEST-API-KEY", ""],
+    ids=["other", "prefix", "extended", "case", "empty"],
+)
+def test_analyze_with_a_wrong_key_is_401(ml_client: TestClient, pink_png: Path, key: str) -> None:
+    response = upload(ml_client, {"X-API-Key": key}, pink_png, model="PROVENANCE-METADATA-V1")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or missing API Key"}
+
+
 def test_analyze_checks_the_key_before_reading_the_upload(ml_client: TestClient, auth) -> None:
     garbage = {
         "content": b"--not-a-multipart-body",
@@ -221,6 +232,55 @@ def test_audio_analysis_answer_matches_the_contract(
     assert len(spectrogram) == 64
     assert 0 < len(spectrogram[0]) <= 60
     assert data["visualization"]["spectrogram_url"] is None
+
+
+def test_spectrum_video_answer_matches_the_contract(
+    ml_client: TestClient, auth, contract, smooth_video: Path
+) -> None:
+    response = upload(ml_client, auth, smooth_video, model="FREQUENCY-SPECTRUM-V1")
+    assert response.status_code == 200, response.text
+    contract.check(response.json(), contract.analyze)
+    data = response.json()["data"]
+    contract.check(data, contract.video)
+    assert data["media_type"] == "video"
+    assert data["frame_count"] == 60
+    assert 0 < data["frames_analyzed"] == len(data["frame_predictions"]) <= 16
+    assert data["visualization_path"] is None
+
+
+# The provenance detector reads metadata only. The contract leaves video ``metrics`` free-form
+# per model (so only "an object" is required) and lets values be null, so its audio answer
+# carries the signal sections as null.
+METADATA_ONLY_AUDIO_SECTIONS = ("pitch", "energy", "spectral", "visualization")
+
+
+def test_provenance_video_answer_matches_the_contract(
+    ml_client: TestClient, auth, contract, smooth_video: Path
+) -> None:
+    response = upload(ml_client, auth, smooth_video, model="PROVENANCE-METADATA-V1")
+    assert response.status_code == 200, response.text
+    contract.check(response.json(), contract.analyze)
+    data = response.json()["data"]
+    contract.check(data, {**contract.video, "metrics": {}})
+    assert data["media_type"] == "video"
+    assert data["frame_count"] == 60
+    assert data["frames_analyzed"] == 0 and data["frame_predictions"] == []
+    assert isinstance(data["metrics"]["evidence"], list)
+    assert data["visualization_path"] is None
+
+
+def test_provenance_audio_answer_matches_the_contract(
+    ml_client: TestClient, auth, contract, voice_wav: Path
+) -> None:
+    response = upload(ml_client, auth, voice_wav, model="PROVENANCE-METADATA-V1")
+    assert response.status_code == 200, response.text
+    contract.check(response.json(), contract.analyze)
+    data = response.json()["data"]
+    contract.check(data, {**contract.audio, **dict.fromkeys(METADATA_ONLY_AUDIO_SECTIONS)})
+    assert data["media_type"] == "audio"
+    assert data["properties"] == {"duration_seconds": 3.0, "sample_rate": 44100, "channels": 1}
+    assert all(data[section] is None for section in METADATA_ONLY_AUDIO_SECTIONS)
+    assert data["voice_quality"] is None
 
 
 def test_multimodal_audio_model_analyses_the_audio_track_of_a_video(

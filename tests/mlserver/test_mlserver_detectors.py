@@ -433,6 +433,57 @@ def test_band_limited_audio_scores_higher_than_full_band(
     assert limited.fake_probability > 0.5 > full.fake_probability
 
 
+def _noise_and_tones(path: Path, media_tools: SimpleNamespace) -> Path:
+    """Three seconds of seeded pink noise (energy up to Nyquist) mixed with four steady tones,
+    two of them inside the 2-8 kHz band the roll-off trend is fitted on."""
+    sources = ["anoisesrc=d=3:r=44100:c=pink:a=0.3:seed=42"] + [
+        f"sine=f={frequency}:d=3:r=44100" for frequency in (220, 1000, 3000, 5500)
+    ]
+    inputs = [argument for source in sources for argument in ("-f", "lavfi", "-i", source)]
+    media_tools.run_ffmpeg(
+        *inputs, "-filter_complex", f"amix=inputs={len(sources)}", "-ac", "1", str(path)
+    )
+    return path
+
+
+@pytest.mark.parametrize("source", ["noise_and_tones", "speech_like"])
+def test_one_8_khz_low_pass_without_a_cliff_scores_higher_than_full_band(
+    media_tools: SimpleNamespace, analyze: Analyze, tmp_path: Path, voice_wav: Path, source: str
+) -> None:
+    """A single ffmpeg ``lowpass=f=8000`` (2 poles, 12 dB/octave) leaves no brick wall for the
+    cutoff statistic; the high-band deficit against the 2-8 kHz trend must catch it, while the
+    full-band original, speech-like or not, stays on the REAL side."""
+    original = (
+        voice_wav
+        if source == "speech_like"
+        else _noise_and_tones(tmp_path / "mix.wav", media_tools)
+    )
+    low_passed = tmp_path / "low-passed.wav"
+    media_tools.run_ffmpeg("-i", str(original), "-af", "lowpass=f=8000", str(low_passed))
+
+    full = analyze(AudioSpectrumDetector(), original)
+    limited = analyze(AudioSpectrumDetector(), low_passed)
+    full_metrics, limited_metrics = full.payload["metrics"], limited.payload["metrics"]
+
+    # No cliff in either: the brick-wall statistic cannot tell them apart.
+    assert full_metrics["bandwidth_cutoff_hz"] == limited_metrics["bandwidth_cutoff_hz"] == 22_050
+    assert full_metrics["cutoff_probability"] == limited_metrics["cutoff_probability"]
+    # The full band follows its trend; the filtered one falls past the 10 dB even point.
+    assert abs(full_metrics["high_band_deficit_db"]) < 3
+    assert limited_metrics["high_band_deficit_db"] > 10
+    assert (
+        limited_metrics["high_band_energy_ratio_db"] < full_metrics["high_band_energy_ratio_db"] - 5
+    )
+    assert limited_metrics["deficit_probability"] > limited_metrics["cutoff_probability"]
+    assert limited.fake_probability == pytest.approx(
+        limited_metrics["deficit_probability"], abs=1e-4
+    )
+    assert limited.fake_probability > full.fake_probability
+    assert limited.fake_probability > 0.5 > full.fake_probability
+    assert "rolled off" in limited.note
+    assert "no vocoder band-limiting" in full.note
+
+
 def test_descriptive_audio_statistics_measure_what_they_say(
     media_tools: SimpleNamespace, analyze: Analyze, tmp_path: Path
 ) -> None:
@@ -465,6 +516,8 @@ def test_audio_decodes_common_formats(
     assert result.payload["properties"]["sample_rate"] == 44_100
     assert result.payload["pitch"]["mean_pitch_hz"] == pytest.approx(140, abs=10)
     assert len(result.payload["visualization"]["spectrogram_data"]) == 64
+    # A codec's own band edge and transition are neither a vocoder cutoff nor a roll-off.
+    assert result.fake_probability < 0.5
 
 
 def test_audio_refuses_silent_videos_and_too_short_audio(

@@ -19,12 +19,47 @@ POLL_INTERVAL_SECONDS = 0.1
 REQUEST_TIMEOUT_SECONDS = 60.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+IMPORT_TIMEOUT_SECONDS = 60.0
+# Imports the server as ``python -m mlserver`` does (and builds the app, in case anything is
+# imported lazily), then prints every loaded module that is Django or part of it.
+DJANGO_MODULES_PROBE = """
+import sys
+{prelude}
+import mlserver
+import mlserver.__main__
+import mlserver.app
+from mlserver.config import Settings
+mlserver.app.create_app(Settings())
+print(" ".join(sorted(m for m in sys.modules if m == "django" or m.startswith("django."))))
+"""
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def django_modules_loaded(prelude: str = "") -> list[str]:
+    """Django modules in ``sys.modules`` of a fresh interpreter after importing the server."""
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run(
+        [sys.executable, "-c", DJANGO_MODULES_PROBE.format(prelude=prelude)],
+        cwd=REPOSITORY_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.split()
+
+
+def test_the_server_never_imports_django() -> None:
+    # The probe itself must see Django when something does import it.
+    assert "django" in django_modules_loaded("import django.http")
+    assert django_modules_loaded() == []
 
 
 @pytest.fixture(scope="module")
