@@ -33,7 +33,8 @@ RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput
 USER app
 EXPOSE 8000
+# Asks with a Host from DJANGO_ALLOWED_HOSTS, which production settings require (see the script).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4)" || exit 1
+    CMD ["python", "/app/docker/healthcheck.py", "/api/health"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["web"]

@@ -50,10 +50,13 @@ if needs_database; then
 fi
 
 case "$role" in
+  # X-Forwarded-* headers are believed only from FORWARDED_ALLOW_IPS (the proxy's address): from
+  # anyone else they would let a client pick its own address (throttles) and scheme.
   web)
     exec "$PYTHON" -m uvicorn drishtiksha.asgi:application \
       --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
-      --ws websockets-sansio --workers "${WEB_CONCURRENCY:-2}" --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" ;;
+      --ws websockets-sansio --workers "${WEB_CONCURRENCY:-2}" \
+      --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" ;;
   worker)
     exec "$PYTHON" -m celery -A drishtiksha worker --loglevel "${LOG_LEVEL:-INFO}" \
       --queues analysis,housekeeping ;;

@@ -1,4 +1,8 @@
-"""ASGI entry point: plain HTTP goes to Django, WebSockets to the Channels routing."""
+"""ASGI entry point: plain HTTP goes to Django, WebSockets to the Channels routing.
+
+HTTP passes through `RequestBodyLimit` first, so an oversized body is refused as it arrives instead
+of being spooled to disk by Django in full before anything can check it.
+"""
 
 import os
 
@@ -12,12 +16,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from drishtiksha.asgi_limits import RequestBodyLimit  # noqa: E402
 from drishtiksha.routing import websocket_urlpatterns  # noqa: E402
 from drishtiksha.ws_origin import OriginOrTicketValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": OriginOrTicketValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -17,6 +17,11 @@ _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+def request_id_from(incoming: str) -> str:
+    """The id to use for a request: a sane incoming one (so a proxy's id follows it), else new."""
+    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
 def current_request_id() -> str | None:
     """The id of the request being handled in this context, or None outside a request."""
     return _current_request_id.get()
@@ -30,7 +35,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(incoming)
         request.request_id = request_id
         token = _current_request_id.set(request_id)
         try:

@@ -253,8 +253,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Enough worker slots for every model of a run to proceed side by side.
-CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
+# Enough worker slots for every model of a run to proceed side by side: the public inference
+# server offers up to 9 models for a video with sound (7 video, 1 image+video, 1 lip-sync).
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 12)
 CELERY_BEAT_SCHEDULE_FILE = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Files ----------------------------------------------------------------------------------------
@@ -309,6 +310,10 @@ CLOUDINARY_DOWNLOAD_URL_TTL_SECONDS = env_int("CLOUDINARY_DOWNLOAD_URL_TTL_SECON
 
 # Largest accepted upload in bytes (default 500 MiB). Larger uploads answer 413 and leave nothing.
 MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 500 * 1024 * 1024)
+# Allowance on top of MAX_UPLOAD_SIZE for multipart framing and the form fields beside the file.
+# Any request body larger than the two together is refused with 413 as it arrives, before Django
+# spools it to disk (see drishtiksha.asgi_limits).
+REQUEST_BODY_OVERHEAD_BYTES = env_int("REQUEST_BODY_OVERHEAD_BYTES", 1024 * 1024)
 # Uploaded files always stream to a temporary file on disk, never into memory.
 FILE_UPLOAD_HANDLERS = ["media_analysis.uploads.StreamingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
@@ -685,6 +690,9 @@ SPECTACULAR_SETTINGS = {
 
 if IS_PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # The container health checks ask over plain HTTP on the loopback interface; a redirect to
+    # https would fail them. Both endpoints only say whether the process and its services answer.
+    SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^readyz$"]
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
     if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -13,11 +13,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
+from drishtiksha.asgi_limits import request_body_limit
 from drishtiksha.errors import PayloadTooLarge
-
-# Multipart framing and the small form fields next to the file; a request whose declared length
-# is larger than the limit plus this is refused before a byte of it is read.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def upload_too_large_error() -> PayloadTooLarge:
@@ -33,7 +30,9 @@ class HashedUploadedFile(TemporaryUploadedFile):
 
 class StreamingUploadHandler(FileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length and content_length > settings.MAX_UPLOAD_SIZE + MULTIPART_OVERHEAD_BYTES:
+        # The same bound as drishtiksha.asgi_limits, which refuses such a body before Django
+        # reads it when served over ASGI; here for any other way in (WSGI, the test client).
+        if content_length and content_length > request_body_limit():
             raise upload_too_large_error()
 
     def new_file(self, *args, **kwargs) -> None:
