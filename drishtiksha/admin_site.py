@@ -1,19 +1,24 @@
 """The Django admin as the operator console: the stock site plus a summary panel on its index.
 
 Only ADMIN-role users get in: `User.is_staff` is derived from the role, and the stock site admits
-active staff only. `ConsoleAdminConfig` replaces `django.contrib.admin` in INSTALLED_APPS so that
-`admin.site` (and every `@admin.register`) is this site.
+active staff only. A visitor who is not logged in is sent to the admin login; a logged-in regular
+user gets 403 on every admin page instead, as on the monitoring API and page: logging in again
+would not help them. `ConsoleAdminConfig` replaces `django.contrib.admin` in INSTALLED_APPS so
+that `admin.site` (and every `@admin.register`) is this site.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import update_wrapper
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -25,6 +30,22 @@ class ConsoleAdminSite(admin.AdminSite):
     site_header = "Drishtiksha console"
     site_title = "Drishtiksha console"
     index_title = "Operations"
+
+    def admin_view(self, view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable:
+        """The stock guard (login redirect, no caching, CSRF), refusing signed-in non-staff.
+
+        Every admin URL but the login page goes through here, model admins' included, so an
+        unknown admin URL answers 403 as well and tells a regular user nothing about what exists.
+        The login page stays open: it is where a regular user can switch to a staff account.
+        """
+        guarded = super().admin_view(view, cacheable)
+
+        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return guarded(request, *args, **kwargs)
+
+        return update_wrapper(inner, guarded)
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

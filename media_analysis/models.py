@@ -100,6 +100,11 @@ class DeepfakeAnalysis(models.Model):
         blank=True,
         help_text="The model that actually answered; the server may fall back to another one.",
     )
+    # Kept from the server's model list when the run starts, so that the report pages and the PDF
+    # can say what the detector measures after the server is gone or has changed its models.
+    model_description = models.TextField(
+        blank=True, help_text="The inference server's description of the model, as of the run."
+    )
     prediction = models.CharField(max_length=4, choices=Prediction.choices, null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     status = models.CharField(

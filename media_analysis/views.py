@@ -29,7 +29,7 @@ from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
 from media_analysis.discovery import InferenceModel
 from media_analysis.formats import FORMATS_BY_EXTENSION, accepted_formats_summary
 from media_analysis.forms import AnalyzeForm, DescriptionForm, UploadForm
-from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
+from media_analysis.models import DESCRIPTION_MAX_LENGTH, DeepfakeAnalysis, Media
 from media_analysis.pages import (
     ORDERING_CHOICES,
     dashboard_params,
@@ -347,8 +347,16 @@ def run_detail_view(request: HttpRequest, run_id: Any) -> HttpResponse:
     )
 
 
-def _detector_description(model_name: str) -> str:
-    """The inference server's description of a model, if it can be asked and knows the model."""
+def _detector_description(analysis: DeepfakeAnalysis) -> str:
+    """What the model that answered measures: as stored when the run started, else the inference
+    server's current text, if it can be asked.
+
+    The stored text describes the model asked for; when the server fell back to another one, or
+    the run predates stored descriptions, only the server can describe the model that answered.
+    """
+    model_name = analysis.model_used or analysis.model_name
+    if analysis.model_description and model_name == analysis.model_name:
+        return analysis.model_description
     try:
         models = discovery.models_list()
     except ml_client.InferenceError:
@@ -379,6 +387,6 @@ def analysis_detail_view(request: HttpRequest, analysis_id: Any) -> HttpResponse
             "raw_result": raw,
             "raw_truncated": raw_truncated,
             "correlation_id": details.get("correlation_id") or "",
-            "description": _detector_description(analysis.model_used or analysis.model_name),
+            "description": _detector_description(analysis),
         },
     )

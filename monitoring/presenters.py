@@ -70,7 +70,8 @@ def _gauge(label: str, percent: Any, used: Any, total: Any, unit: str) -> Gauge 
 
 def resource_gauges(stats: dict[str, Any]) -> list[Gauge]:
     """GPU memory and RAM use, each only when the server reports it (a CPU server reports no
-    GPU figures: every `device_info` field but type and name is null)."""
+    GPU figures: every `device_info` field but type and name is null). For the CPU see
+    `cpu_summary`."""
     device, system = _section(stats, "device_info"), _section(stats, "system_info")
     gauges = [
         _gauge(
@@ -91,6 +92,19 @@ def resource_gauges(stats: dict[str, Any]) -> list[Gauge]:
     return [gauge for gauge in gauges if gauge is not None]
 
 
+def cpu_summary(stats: dict[str, Any]) -> str:
+    """The server's CPU as `/stats` reports it: its core count, if given.
+
+    The contract's `/stats` has no CPU load figure, so there is no CPU gauge: the page says so
+    instead of drawing a number nobody measured.
+    """
+    count = _number(_section(stats, "system_info").get("cpu_count"))
+    if count is None or count < 1:
+        return ""
+    cores = int(count)
+    return f"{cores} core{'' if cores == 1 else 's'}; the server reports no CPU load figure"
+
+
 def system_facts(stats: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs about the server that are reported, for a definition list."""
     device, system = _section(stats, "device_info"), _section(stats, "system_info")
@@ -103,7 +117,6 @@ def system_facts(stats: dict[str, Any]) -> list[tuple[str, str]]:
         ("Uptime", f"{uptime / 60:.0f} min" if uptime is not None else None),
         ("Device", " · ".join(str(v) for v in (device.get("type"), device.get("name")) if v)),
         ("CUDA", device.get("cuda_version")),
-        ("CPU cores", system.get("cpu_count")),
         ("Platform", system.get("platform")),
         ("Python", system.get("python_version")),
         ("Torch", configuration.get("torch_version")),

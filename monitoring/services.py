@@ -36,28 +36,19 @@ logger = logging.getLogger(__name__)
 # The `status` values servers of the contract report when all is well, or partly well.
 HEALTHY_SERVER_STATUSES = frozenset({"ok", "healthy", "running"})
 DEGRADED_SERVER_STATUSES = frozenset({"degraded"})
-# A wrong API key makes the server unusable to us, like an outage.
-UNAUTHORISED_STATUS_CODE = 401
 
 
 # --- Health checks --------------------------------------------------------------------------------
 
 
 def health_status_from_payload(stats: dict[str, Any]) -> HealthStatus:
-    """The health a `/stats` answer reports about itself."""
+    """The health a `/stats` answer reports about itself; a status string we do not know (say
+    "starting") is UNKNOWN: the server answered, but did not say whether it can work."""
     reported = str(stats.get("status") or "").strip().lower()
     if reported in HEALTHY_SERVER_STATUSES:
         return HealthStatus.HEALTHY
     if reported in DEGRADED_SERVER_STATUSES:
         return HealthStatus.DEGRADED
-    return HealthStatus.UNKNOWN
-
-
-def health_status_from_error(error: ml_client.InferenceError) -> HealthStatus:
-    """Unreachable, timed out, 5xx or refusing our key: UNHEALTHY; any other odd answer (a 404, a
-    body without a model list) says nothing certain about the server's health: UNKNOWN."""
-    if error.transient or error.status_code == UNAUTHORISED_STATUS_CODE:
-        return HealthStatus.UNHEALTHY
     return HealthStatus.UNKNOWN
 
 
@@ -75,8 +66,11 @@ def server_health_check() -> ServerHealth:
     try:
         stats = ml_client.stats_fetch()
     except ml_client.InferenceError as exc:
+        # Every failed check is UNHEALTHY: unreachable, timed out, 5xx, refusing our key, or an
+        # answer that is not a `/stats` (a 404, a body that is not JSON or has no model list).
+        # Whatever the cause, nothing can be discovered or analysed through the server now.
         health = ServerHealth.objects.create(
-            status=health_status_from_error(exc),
+            status=HealthStatus.UNHEALTHY,
             response_time_ms=elapsed_ms(started),
             error_message=_error_text(exc),
         )

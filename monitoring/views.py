@@ -124,6 +124,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
         "server_error": server_error,
         "models": presenters.loaded_models(server_status.stats) if server_status else [],
         "gauges": presenters.resource_gauges(server_status.stats) if server_status else [],
+        "cpu": presenters.cpu_summary(server_status.stats) if server_status else "",
         "system_facts": presenters.system_facts(server_status.stats) if server_status else [],
         "queue_status": queue_status,
         "queue_error": queue_error,

@@ -7,6 +7,7 @@ malformed one, is simply 404.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,6 +28,7 @@ from media_analysis.api.serializers import (
     RunRequestSerializer,
     UploadedMediaSerializer,
 )
+from media_analysis.choices import MediaType, RunStatus, Verdict
 from media_analysis.file_delivery import stored_file_response
 from media_analysis.formats import accepted_formats_summary
 from media_analysis.reports.pdf import run_report_filename, run_report_pdf
@@ -91,13 +93,9 @@ class MediaCollectionView(GenericAPIView):
     @extend_schema(
         tags=[TAG],
         parameters=[
-            OpenApiParameter("mediaType", str, enum=["VIDEO", "IMAGE", "AUDIO", "UNKNOWN"]),
-            OpenApiParameter(
-                "status",
-                str,
-                enum=["QUEUED", "PROCESSING", "ANALYZED", "PARTIALLY_ANALYZED", "FAILED"],
-            ),
-            OpenApiParameter("verdict", str, enum=["FAKE", "REAL", "INCONCLUSIVE"]),
+            OpenApiParameter("mediaType", str, enum=MediaType.values),
+            OpenApiParameter("status", str, enum=RunStatus.values),
+            OpenApiParameter("verdict", str, enum=Verdict.values),
             OpenApiParameter("search", str, description="Matches filename or description."),
             OpenApiParameter(
                 "ordering",
@@ -181,9 +179,13 @@ class MediaAnalyzeView(APIView):
         media = media_get_for_user(user=request.user, media_id=media_id)
         serializer = RunRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run_start(media=media, model_names=serializer.validated_data.get("models") or None)
-        media = media_get_for_user(user=request.user, media_id=media_id)
-        return ApiResponse(MediaSerializer(media).data, message="Analysis queued", status=202)
+        # The answer is read inside the transaction, before the commit releases the chord: it
+        # shows the run as queued, never half-way through what a fast worker made of it.
+        with transaction.atomic():
+            run_start(media=media, model_names=serializer.validated_data.get("models") or None)
+            media = media_get_for_user(user=request.user, media_id=media_id)
+            data = MediaSerializer(media).data
+        return ApiResponse(data, message="Analysis queued", status=202)
 
 
 class _StoredFileView(APIView):

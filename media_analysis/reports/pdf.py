@@ -66,6 +66,8 @@ MAX_DETAIL_ROWS = 40
 MAX_NESTING_DEPTH = 4
 MAX_INLINE_LIST = 6
 MAX_TEXT_CHARS = 1500
+# A detector's description states its failure modes at the end: room for all of it.
+MAX_DESCRIPTION_CHARS = 4000
 NOT_AVAILABLE = "Not available"
 # The same defaults as the verdict computation, for deployments that do not set them.
 DEFAULT_VERDICT_FAKE_THRESHOLD = 0.55
@@ -916,6 +918,16 @@ def _model_section(model: _ModelView) -> list[Flowable]:
         _paragraph(markup(analysis.model_name), "h2"),
         _key_values_grid(rows),
     ]
+    if analysis.model_description:
+        # Stored with the run, so the text is the one the server gave for the model asked for;
+        # after a fallback it does not describe the model that answered, and says so.
+        about = (
+            " (the model asked for, not the one that answered)"
+            if analysis.model_used and analysis.model_used != analysis.model_name
+            else ""
+        )
+        description = markup(analysis.model_description, limit=MAX_DESCRIPTION_CHARS)
+        flowables.append(_paragraph(f"<b>About this detector{about}:</b> {description}", "body"))
     if payload.get("note"):
         flowables.append(_paragraph(f"<b>Note:</b> {markup(payload['note'])}", "body"))
 
@@ -981,7 +993,8 @@ def _methodology_section() -> list[Flowable]:
         "methods a model never saw can pass as authentic.",
         "Some deployments run heuristic baseline detectors, which measure signal properties "
         "such as compression traces or spectra. They are not trained deepfake models and their "
-        "scores are weak evidence on their own; the model names and notes above say what ran.",
+        "scores are weak evidence on their own; the model names, descriptions and notes above say "
+        "what ran.",
         "A verdict is a probability, not proof. Use it together with provenance, context and "
         "expert review, never as the only basis for a decision.",
         "This report reflects one run at one point in time. Models change; analysing the same "

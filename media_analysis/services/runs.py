@@ -223,10 +223,11 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
         elif not selected:
             _run_close(run=run, status=RunStatus.FAILED, message=_no_model_message(media))
         else:
-            _analyses_create(run=run, media=locked, model_names=selected)
-
-    run.refresh_from_db()
-    media.refresh_from_db(fields=["latest_run", "status", "updated_at"])
+            _analyses_create(run=run, media=locked, models=available, model_names=selected)
+        # Read back before the commit lets the chord loose: the caller gets the run as started
+        # (QUEUED, or FAILED with its reason), not whatever a fast worker made of it since.
+        run.refresh_from_db()
+        media.refresh_from_db(fields=["latest_run", "status", "updated_at"])
     logger.info(
         "run #%d of media %s started: %s",
         run.run_number,
@@ -236,10 +237,22 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
     return run
 
 
-def _analyses_create(*, run: AnalysisRun, media: Media, model_names: list[str]) -> None:
-    """One PENDING row per model, and the chord that runs them once the rows are committed."""
+def _analyses_create(
+    *, run: AnalysisRun, media: Media, models: list[InferenceModel], model_names: list[str]
+) -> None:
+    """One PENDING row per model, and the chord that runs them once the rows are committed.
+
+    Each row keeps the server's description of its model (`models`, the list the names were
+    chosen from): the reports explain the detector even once the server no longer lists it.
+    """
+    descriptions = {model.name: model.description for model in models}
     analyses = DeepfakeAnalysis.objects.bulk_create(
-        DeepfakeAnalysis(run=run, model_name=name, task_id=str(uuid.uuid4()))
+        DeepfakeAnalysis(
+            run=run,
+            model_name=name,
+            model_description=descriptions.get(name, ""),
+            task_id=str(uuid.uuid4()),
+        )
         for name in model_names
     )
     _after_commit(
@@ -276,7 +289,18 @@ def _chord_enqueue(
         analyze_with_model.si(analysis_id=str(analysis_id)).set(task_id=task_id)
         for analysis_id, _, task_id in analyses
     ]
-    chord(header)(finalize_run.si(run_id=str(run_id)))
+    try:
+        chord(header)(finalize_run.si(run_id=str(run_id)))
+    except Exception:  # noqa: BLE001 - the broker is down; the rows are committed either way
+        # Left as they are, the rows would wait out the whole queued timeout (an hour by
+        # default) before the reaper re-sent them. Back-dated, they are re-sent by the first
+        # sweep once the broker answers again; any part of the chord that did get out is
+        # harmless, as a redelivered analysis is never done twice.
+        logger.exception("run %s: could not enqueue its analyses; the reaper will", run_id)
+        overdue = timezone.now() - timedelta(seconds=settings.ANALYSIS_QUEUED_TIMEOUT_SECONDS + 1)
+        DeepfakeAnalysis.objects.filter(
+            run_id=run_id, status=AnalysisStatus.PENDING, attempts=0
+        ).update(updated_at=overdue)
 
 
 def _dispatch_enqueue(*, run_id: uuid.UUID) -> None:
@@ -337,7 +361,7 @@ def run_dispatch(*, run_id: uuid.UUID | str) -> AnalysisRun:
         if locked.status not in RunStatus.active() or locked.analyses.exists():
             return locked
         if selected:
-            _analyses_create(run=locked, media=run.media, model_names=selected)
+            _analyses_create(run=locked, media=run.media, models=available, model_names=selected)
         else:
             _run_close(run=locked, status=RunStatus.FAILED, message=_no_model_message(run.media))
     logger.info("run %s dispatched to %s", run.pk, ", ".join(selected) or "no model")

@@ -3,8 +3,9 @@
 It serves `/`, `/ping`, `/stats` (in the contract's exact shape) and `/analyze` (multipart, typed
 by the filename's extension) on 127.0.0.1 with a free port, from a background thread. Models are
 configurable (name, media-type flags, loaded, prediction and confidence, delay, failure mode,
-progress events to publish), every request is recorded, and every answer is computed from the
-configuration and the request: nothing is random.
+progress events to publish, a condition to hold the answer for), every request and answer is
+recorded with its time, and every answer is computed from the configuration and the request:
+nothing is random.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,6 +56,13 @@ class FakeModel:
     # The result's `note`, verbatim (e.g. text with characters a database column cannot hold).
     note: str | None = None
     calls: int = 0
+    # `/stats` → `models_info[].description`; "Fake <name>" when not given.
+    description: str | None = None
+    # After `delay`, hold the answer until this returns true (or `hold_timeout` passes): a test
+    # waits for what it needs to have happened meanwhile instead of guessing a long enough delay.
+    # Called from the server's request threads; the client's read timeout must outlast the hold.
+    hold_until: Callable[[], bool] | None = None
+    hold_timeout: float = 20.0
 
     def supports(self, media_type: str) -> bool:
         return {"video": self.video, "audio": self.audio, "image": self.image}[media_type]
@@ -75,6 +84,17 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """One answer as it left the server; `correlation_id` ties it to its `RecordedRequest`."""
+
+    path: str
+    status: int
+    correlation_id: str | None
+    model: str | None = None
+    sent_at: float = field(default_factory=time.monotonic)
+
+
 @dataclass
 class FakeInferenceServer:
     models: list[FakeModel]
@@ -88,6 +108,7 @@ class FakeInferenceServer:
     stats_failure: Failure = Failure.NONE
     requests: list[RecordedRequest] = field(default_factory=list)
     port: int = 0
+    answers: list[RecordedAnswer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -135,11 +156,32 @@ class FakeInferenceServer:
                 if request.path == "/analyze" and (model is None or request.model == model)
             ]
 
+    def analyze_answers(self, model: str | None = None) -> list[RecordedAnswer]:
+        with self._lock:
+            return [
+                answer
+                for answer in self.answers
+                if answer.path == "/analyze" and (model is None or answer.model == model)
+            ]
+
     # --- answers ----------------------------------------------------------------------------------
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _record_answer(self, answer: RecordedAnswer) -> None:
+        with self._lock:
+            self.answers.append(answer)
+
+    def hold(self, model: FakeModel) -> None:
+        """Wait for `model.hold_until`, at most `model.hold_timeout` seconds or until `stop`."""
+        if model.hold_until is None:
+            return
+        deadline = time.monotonic() + model.hold_timeout
+        while not model.hold_until() and time.monotonic() < deadline:
+            if self._stopping.wait(0.02):
+                return
 
     def _next_call(self, model: FakeModel) -> int:
         with self._lock:
@@ -176,7 +218,7 @@ class FakeInferenceServer:
                 {
                     "name": model.name,
                     "class_name": model.name.title().replace("-", ""),
-                    "description": f"Fake {model.name}",
+                    "description": model.description or f"Fake {model.name}",
                     "loaded": model.loaded,
                     "device": "cpu",
                     "model_path": f"models/{model.name.lower()}.pth",
@@ -304,6 +346,8 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
         # Headers and body go out in separate writes; without this, Nagle's algorithm can hold
         # the body back until the client's delayed ACK, adding tens of milliseconds at random.
         disable_nagle_algorithm = True
+        # The model the current `/analyze` request named, for the record of its answer.
+        answering_model: str | None = None
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             return
@@ -312,6 +356,14 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
             self._send_raw(status, json.dumps(body).encode(), "application/json")
 
         def _send_raw(self, status: int, payload: bytes, content_type: str) -> None:
+            fake._record_answer(
+                RecordedAnswer(
+                    path=self.path,
+                    status=status,
+                    correlation_id=self.headers.get("X-Correlation-ID"),
+                    model=getattr(self, "answering_model", None),
+                )
+            )
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -332,6 +384,7 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
             return False
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            self.answering_model = None
             fake._record(
                 RecordedRequest(
                     method="GET",
@@ -375,6 +428,7 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(200, fake.stats_body())
 
         def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            self.answering_model = None
             if self.path != "/analyze":
                 self._send_json(404, {"detail": "Not Found"})
                 return
@@ -386,6 +440,7 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
 
             filename, content = fields.get("media", (None, b""))
             model_name = text("model")
+            self.answering_model = model_name
             fake._record(
                 RecordedRequest(
                     method="POST",
@@ -474,6 +529,7 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
                 fake.publish_progress(model, media_id=media_id, user_id=user_id)
             started = time.monotonic()
             fake.sleep(model.delay)
+            fake.hold(model)
             if model.failure == Failure.TIMEOUT:
                 fake.sleep(fake.timeout_sleep - (time.monotonic() - started))
             if model.failure == Failure.GARBAGE:

@@ -28,6 +28,7 @@ from media_analysis.reports.pdf import (
     run_report_pdf,
 )
 from media_analysis.reports.selectors import run_get_for_report
+from media_analysis.services.runs import run_start
 from tests.factories import (
     AnalysisRunFactory,
     DeepfakeAnalysisFactory,
@@ -37,6 +38,8 @@ from tests.factories import (
     image_result_payload,
     video_result_payload,
 )
+from tests.fakes.inference_server import FakeModel
+from tests.fixtures.pipeline import stored_media
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +171,69 @@ def test_failed_model_shows_its_error_attempts_and_details(video_run):
     failure = text[text.index(f"{FAILED_MODEL} Status Failed") :]
     assert "Failure Error Media could not be processed." in failure
     assert "details.correlationId c0ffee" in failure
+
+
+ELA_DESCRIPTION = (
+    "Heuristic baseline, not a trained deepfake model. Measures the JPEG recompression residual; "
+    "a wider residual spread maps to a higher fake probability. Fails on screenshots & re-saved "
+    "files <often>."
+)
+
+
+def test_each_model_section_prints_the_stored_description_of_its_detector(video_run):
+    video_run.analyses.filter(model_name=VIDEO_MODELS[1]).update(model_description=ELA_DESCRIPTION)
+
+    text = _text(_render(video_run))
+
+    section = text[text.index(f"{VIDEO_MODELS[1]} Status Completed") :]
+    section = section[: section.index(VIDEO_MODELS[2])]
+    assert f"About this detector: {ELA_DESCRIPTION}" in section
+    # Models whose description is unknown get no empty heading.
+    assert text.count("About this detector") == 1
+
+
+def test_a_description_of_the_model_asked_for_says_so_after_a_fallback(video_run):
+    video_run.analyses.filter(model_name=VIDEO_MODELS[1]).update(
+        model_description=ELA_DESCRIPTION, model_used="FALLBACK-MODEL-V1"
+    )
+
+    text = _text(_render(video_run))
+
+    assert (
+        f"About this detector (the model asked for, not the one that answered): {ELA_DESCRIPTION}"
+    ) in text
+
+
+def test_the_description_from_the_servers_model_list_is_kept_with_the_run(
+    fake_inference_factory, isolated_cache
+):
+    server = fake_inference_factory(
+        [
+            FakeModel("ELA-JPEG-V1", image=True, description=ELA_DESCRIPTION),
+            FakeModel("SPECTRUM-V1", image=True),
+            FakeModel("AUDIO-ONLY-V1", audio=True, description="Not for images."),
+        ]
+    )
+    media = stored_media(
+        owner=UserFactory(),
+        media_type=MediaType.IMAGE,
+        extension="jpg",
+        mimetype="image/jpeg",
+        original_filename="tip.jpg",
+    )
+
+    run = run_start(media=media)
+    # The report is written from what was stored: the server need not be there any more.
+    server.stop()
+
+    assert dict(run.analyses.values_list("model_name", "model_description")) == {
+        "ELA-JPEG-V1": ELA_DESCRIPTION,
+        "SPECTRUM-V1": "Fake SPECTRUM-V1",
+    }
+    text = _text(_render(run))
+    assert f"About this detector: {ELA_DESCRIPTION}" in text
+    assert "About this detector: Fake SPECTRUM-V1" in text
+    assert "Not for images." not in text
 
 
 def test_model_details_show_fake_probability_and_statistics_over_every_frame(video_run):

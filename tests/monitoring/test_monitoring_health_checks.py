@@ -115,13 +115,23 @@ def test_a_wrong_api_key_is_unhealthy(fake_inference, settings):
     assert health.error_message == "HTTP 401: Invalid or missing API Key"
 
 
-def test_an_answer_that_is_not_a_status_is_unknown(fake_inference, settings):
+def test_an_answer_that_is_not_a_stats_answer_is_unhealthy(fake_inference, settings):
     settings.ML_SERVER_URL = f"{fake_inference.url}/nowhere"  # 404 from the fake
 
     health = server_health_check()
 
-    assert health.status == HealthStatus.UNKNOWN
+    assert health.status == HealthStatus.UNHEALTHY
     assert health.error_message.startswith("HTTP 404")
+
+
+def test_a_reachable_server_reporting_an_unrecognised_status_is_unknown(fake_inference):
+    fake_inference.stats_status = "warming up"
+
+    health = server_health_check()
+
+    assert health.status == HealthStatus.UNKNOWN
+    assert health.error_message == ""
+    assert health.stats_payload["status"] == "warming up"
 
 
 def test_rows_older_than_the_retention_are_pruned(settings):

@@ -89,6 +89,36 @@ def test_a_gpu_server_gets_a_gpu_gauge(
     assert "6.1 of 139.8 GiB" in html
 
 
+def test_a_cpu_server_shows_its_cores_and_ram_without_a_made_up_cpu_gauge(
+    staff_client, fake_inference, isolated_cache, quick_inspect
+):
+    html = staff_client.get(URL).content.decode()
+
+    resources = html[html.index("<h3>Resources</h3>") : html.index("<h3>Models</h3>")]
+    # The contract's /stats has a core count but no CPU load: cores in words, RAM as a gauge.
+    assert "<strong>CPU</strong> · 2 cores; the server reports no CPU load figure" in resources
+    assert resources.count("<meter") == 1
+    assert re.search(r'<label for="gauge-1">RAM</label>', resources)
+
+
+def test_without_any_resource_figures_there_is_no_resources_section(
+    staff_client, fake_inference, isolated_cache, quick_inspect, monkeypatch
+):
+    real_body = FakeInferenceServer.stats_body
+
+    def without_system(self):
+        body = real_body(self)
+        body["system_info"] = {"cpu_count": None, "ram_usage_percent": "n/a"}
+        return body
+
+    monkeypatch.setattr(FakeInferenceServer, "stats_body", without_system)
+
+    html = staff_client.get(URL).content.decode()
+
+    assert "<h3>Resources</h3>" not in html
+    assert "<h3>Models</h3>" in html
+
+
 def test_the_page_still_renders_when_the_server_and_broker_are_down(
     staff_client, fake_inference, isolated_cache, settings
 ):

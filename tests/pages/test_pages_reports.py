@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction
+from media_analysis.discovery import stats_cache_key
+from media_analysis.services.runs import run_dispatch, run_start
 from tests.factories import (
     DeepfakeAnalysisFactory,
     UserFactory,
@@ -12,6 +15,7 @@ from tests.factories import (
     image_result_payload,
     video_result_payload,
 )
+from tests.fakes.inference_server import FakeModel
 from tests.fixtures.pipeline import stored_media
 from tests.pages.conftest import finished_run, json_script
 
@@ -108,6 +112,68 @@ def test_video_model_page_shows_charts_metrics_environment_and_raw_result(
     assert "<dt>Model that answered</dt><dd>SIGLIP-LSTM-V4</dd>" in html
     assert "<dt>Detector</dt><dd>Fake SIGLIP-LSTM-V4</dd>" in html
     assert "&quot;frame_predictions&quot;: [" in html
+
+
+STORED_DESCRIPTION = (
+    "Heuristic baseline, not a trained deepfake model. Measures frame-to-frame residuals; "
+    "more flicker maps to a higher fake probability. Fails on fast camera motion."
+)
+
+
+def test_model_page_shows_the_description_stored_with_the_run_while_the_server_is_down(
+    browser, video, inference_down
+):
+    run = finished_run(video)
+    analysis = run.analyses.get()
+    analysis.model_description = STORED_DESCRIPTION
+    analysis.save(update_fields=["model_description"])
+
+    html = browser.get(f"/analyses/{analysis.pk}/").content.decode()
+
+    assert f"<dt>Detector</dt><dd>{STORED_DESCRIPTION}</dd>" in html
+
+
+def test_after_a_fallback_the_page_describes_the_model_that_answered(
+    browser, video, fake_inference_factory
+):
+    fake_inference_factory(
+        [
+            FakeModel("SIGLIP-LSTM-V4", video=True, description=STORED_DESCRIPTION),
+            FakeModel("FALLBACK-V1", video=True, description="The fallback detector."),
+        ]
+    )
+    run = finished_run(video)
+    analysis = run.analyses.get()
+    analysis.model_description = STORED_DESCRIPTION
+    analysis.model_used = "FALLBACK-V1"
+    analysis.save(update_fields=["model_description", "model_used"])
+
+    html = browser.get(f"/analyses/{analysis.pk}/").content.decode()
+
+    assert "<dt>Detector</dt><dd>The fallback detector.</dd>" in html
+    assert STORED_DESCRIPTION not in html
+
+
+def test_a_run_dispatched_late_keeps_the_descriptions_the_server_gave(
+    browser, owner, settings, fake_inference_factory
+):
+    media = stored_media(owner=owner, media_type=MediaType.VIDEO, has_audio=False)
+    settings.ML_SERVER_URL = "http://127.0.0.1:9"  # down when the upload starts its run
+    run = run_start(media=media)
+    assert not run.analyses.exists()
+    server = fake_inference_factory(
+        [FakeModel("TEMPORAL-V1", video=True, description=STORED_DESCRIPTION)]
+    )
+
+    run_dispatch(run_id=run.pk)
+    # Gone, and forgotten by the model-list cache: only the stored text is left.
+    server.stop()
+    cache.delete(stats_cache_key())
+
+    analysis = run.analyses.get()
+    assert analysis.model_description == STORED_DESCRIPTION
+    html = browser.get(f"/analyses/{analysis.pk}/").content.decode()
+    assert f"<dt>Detector</dt><dd>{STORED_DESCRIPTION}</dd>" in html
 
 
 def test_audio_model_page_shows_figures_and_a_spectrogram(browser, owner, inference_down):

@@ -192,13 +192,17 @@ def test_runs_end_final_once_when_redis_restarts_mid_run(
     assert_settled_once([after.pk], model_names=model_names)
 
 
-def test_a_run_started_while_the_broker_is_unreachable_is_kept_and_sent_later(fake_inference):
+def test_a_run_started_while_the_broker_is_unreachable_is_kept_and_sent_later(
+    fake_inference, settings
+):
     """The rows commit before the chord is sent; when sending fails (here: Celery's broker URL
     points at a port nobody listens on, while the cache and result backend stay up) the run must
-    still be created, and the reaper sends its analyses once a worker can receive them.
+    still be created, and the reaper sends its analyses once a worker can receive them — at its
+    next sweep, not after the hour a PENDING analysis may otherwise wait in a long queue.
 
     Before the fix in `services.runs._after_commit` this raised AttributeError out of run_start
     (Django could not name the failed robust on_commit callback, a functools.partial)."""
+    settings.ANALYSIS_QUEUED_TIMEOUT_SECONDS = 3600
     broker_url = celery_app.conf.broker_url
     celery_app.conf.broker_url = f"redis://127.0.0.1:{_free_port()}/0"
     celery_app._pool = None
