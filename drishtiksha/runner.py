@@ -107,8 +107,14 @@ def _prepare(plan: Plan) -> None:
         if shutil.which(tool) is None:
             print(f"warning: {tool} not found; media probing will fail until it is installed")
     _manage(plan.env, "migrate", "--noinput")
-    if plan.env.get("DJANGO_SUPERUSER_EMAIL") and plan.env.get("DJANGO_SUPERUSER_PASSWORD"):
-        _manage(plan.env, "ensure_superuser")
+    if plan.env.get("DJANGO_SUPERUSER_EMAIL"):
+        if plan.env.get("DJANGO_SUPERUSER_PASSWORD"):
+            _manage(plan.env, "ensure_superuser")
+        else:
+            print(
+                "warning: DJANGO_SUPERUSER_EMAIL is set but DJANGO_SUPERUSER_PASSWORD is not;"
+                " no admin account was created"
+            )
 
 
 def main() -> int:

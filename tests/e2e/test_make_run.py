@@ -140,3 +140,17 @@ def test_fresh_checkout_starts_every_process_and_stops_on_interrupt(fresh_system
     process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
     for port in ports.values():
         assert _port_is_closed(port), f"port {port} still open after shutdown"
+    # The worker, beat and relay have no port to check: no process of the group may be left.
+    assert _group_is_gone(process.pid, deadline=time.monotonic() + SHUTDOWN_TIMEOUT_SECONDS), (
+        "processes of the system are still running after Ctrl-C"
+    )
+
+
+def _group_is_gone(group: int, *, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False

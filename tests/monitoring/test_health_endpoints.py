@@ -1,6 +1,11 @@
+import json
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 
 
 def _closed_port() -> int:
@@ -44,3 +49,34 @@ def test_readiness_is_503_naming_redis_when_redis_is_unreachable(client, setting
 
 def test_health_refuses_other_methods(client):
     assert client.post("/api/health").status_code == 405
+
+
+def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
+    """A process whose database does not answer (a port nobody listens on) is not ready."""
+    probe = (
+        "import django, json; django.setup()\n"
+        "from django.test import Client\n"
+        "response = Client().get('/readyz')\n"
+        "print(json.dumps({'status': response.status_code, 'body': response.json()}))\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 503
+    assert "database" in answer["body"]["message"]
+    assert answer["body"]["data"]["checks"]["database"]["ok"] is False
+    assert answer["body"]["data"]["checks"]["redis"]["ok"] is True
+    assert "Traceback" not in json.dumps(answer)
