@@ -14,6 +14,13 @@ from media_analysis.choices import MediaType
 # How many leading bytes `sniff_container` needs to recognise every format below.
 SIGNATURE_BYTES = 64
 
+# A ZIP reader finds an archive from the end of a file, not its start: the end-of-central-directory
+# record (22 bytes, then a comment of up to 64 KiB) closes the file. So a file ending in one is also
+# an archive (a JAR, an APK, an Office document) whatever its first bytes say: a polyglot.
+_ZIP_END_RECORD = b"PK\x05\x06"
+_ZIP_END_RECORD_BYTES = 22
+TRAILER_BYTES = _ZIP_END_RECORD_BYTES + 0xFFFF
+
 
 @dataclass(frozen=True)
 class Format:
@@ -27,7 +34,7 @@ class Format:
 _FORMATS = [
     # ISO base media (MP4 family): the `ftyp` brand distinguishes QuickTime and audio-only M4A,
     # but many encoders write generic brands, so the family is accepted for each of these and the
-    # streams found by ffprobe have the last word.
+    # streams found by ffprobe have the last word (an .m4a or .ogg with a video track is refused).
     Format("mp4", MediaType.VIDEO, "video/mp4", frozenset({"isobmff", "isobmff-audio"})),
     Format("m4v", MediaType.VIDEO, "video/x-m4v", frozenset({"isobmff"})),
     Format("mov", MediaType.VIDEO, "video/quicktime", frozenset({"quicktime", "isobmff"})),
@@ -100,6 +107,22 @@ def sniff_container(head: bytes) -> str | None:
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06):
         return "mp3"
     return None
+
+
+def ends_with_zip_archive(tail: bytes) -> bool:
+    """Whether `tail` (the file's last `TRAILER_BYTES`) ends with a ZIP end-of-central-directory.
+
+    The record only counts when its comment length reaches exactly the end of the file, as a ZIP
+    writer leaves it: the signature alone turns up by chance in compressed media now and then.
+    """
+    start = len(tail)
+    while (start := tail.rfind(_ZIP_END_RECORD, 0, start)) != -1:
+        record_end = start + _ZIP_END_RECORD_BYTES
+        if record_end <= len(tail):
+            comment_length = int.from_bytes(tail[record_end - 2 : record_end], "little")
+            if record_end + comment_length == len(tail):
+                return True
+    return False
 
 
 def accepted_formats_summary() -> dict[str, list[str]]:

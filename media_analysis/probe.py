@@ -1,7 +1,8 @@
 """What ffprobe says about a media file, and a poster thumbnail made with ffmpeg.
 
 Both run on a local path: the upload is on disk already, and the management command ingests local
-files. A file ffprobe cannot read, or from which no frame can be decoded, is refused as unreadable.
+files. A file ffprobe cannot read, or from which no frame can be decoded, is refused as unreadable;
+an audio file holding a video track is refused as not matching its extension.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import ffmpeg
 from django.conf import settings
 
-from drishtiksha.errors import ValidationFailed
+from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
 from media_analysis.choices import MediaType
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,15 @@ def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
     picture = next((s for s in streams if _is_picture_stream(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
 
+    if media_type == MediaType.AUDIO and picture is not None:
+        # Audio containers (MP4-family .m4a, Ogg) hold video just as well, and their signature
+        # cannot tell the two apart: a renamed video would otherwise be analysed as a sound.
+        # Cover art is no picture track (see `_is_picture_stream`) and is fine.
+        raise UnsupportedMediaType(
+            f"The file's content ({picture.get('codec_name') or 'a'} video) does not match its "
+            "audio extension.",
+            field_errors={"media": "Extension does not match content."},
+        )
     if media_type in (MediaType.VIDEO, MediaType.IMAGE) and picture is None:
         raise _unreadable(
             f"it has no {'video' if media_type == MediaType.VIDEO else 'image'} stream."

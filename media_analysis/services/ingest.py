@@ -29,8 +29,10 @@ from media_analysis.formats import (
     SIGNATURE_BYTES,
     STORAGE_FOLDERS,
     THUMBNAIL_FOLDER,
+    TRAILER_BYTES,
     Format,
     accepted_formats_summary,
+    ends_with_zip_archive,
     extension_of,
     sniff_container,
 )
@@ -97,6 +99,20 @@ def media_format_check(*, filename: str, head: bytes, size: int) -> Format:
     return fmt
 
 
+def _appended_archive_check(*, fmt: Format, tail: bytes) -> None:
+    """Refuse a polyglot: media that is also a ZIP archive is not only what its extension says.
+
+    ffprobe reads such a file happily, so without this it would be stored and served back as
+    media while any archive tool unpacks what was smuggled in after it.
+    """
+    if ends_with_zip_archive(tail):
+        raise UnsupportedMediaType(
+            f"The file's content does not match its .{fmt.extension} extension: a ZIP archive "
+            "is appended to it.",
+            field_errors={"media": "Extension does not match content."},
+        )
+
+
 @contextmanager
 def _local_copy(upload: File) -> Iterator[Path]:
     """A path on local disk for ffprobe: the upload's own temporary file when it has one.
@@ -126,6 +142,12 @@ def _read_head(path: Path) -> bytes:
         return handle.read(SIGNATURE_BYTES)
 
 
+def _read_tail(path: Path, size: int) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(max(size - TRAILER_BYTES, 0))
+        return handle.read()
+
+
 def media_ingest(
     *,
     owner: User,
@@ -147,6 +169,7 @@ def media_ingest(
     with _local_copy(upload) as path:
         size = path.stat().st_size
         fmt = media_format_check(filename=filename, head=_read_head(path), size=size)
+        _appended_archive_check(fmt=fmt, tail=_read_tail(path, size))
         probed = probe_media(path, media_type=fmt.media_type)
         sha256 = getattr(upload, "sha256", "") or _sha256_of(path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -204,6 +205,33 @@ def test_delete_removes_rows_and_stored_files(
     assert not Media.objects.filter(pk=media.pk).exists()
     assert not AnalysisRun.objects.filter(media_id=media.pk).exists()
     assert stored_files(settings.MEDIA_ROOT) == [keep.file.name]
+
+
+def test_delete_of_an_uploaded_video_removes_its_original_and_thumbnail(
+    owner_client, media_file, fake_inference, settings, django_capture_on_commit_callbacks
+):
+    """The poster is made at ingest, so a real upload has both files to remove."""
+    uploaded = owner_client.post(
+        "/api/v1/media",
+        {"media": SimpleUploadedFile("clip.mp4", media_file("clip.mp4").read_bytes())},
+        format="multipart",
+    )
+    assert uploaded.status_code == 202, uploaded.content
+    media = Media.objects.get(pk=uploaded.json()["data"]["id"])
+    original, thumbnail = media.file.name, media.thumbnail.name
+    assert stored_files(settings.MEDIA_ROOT) == sorted([original, thumbnail])
+    assert thumbnail == f"thumbnails/{media.pk}.jpg"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.delete(f"/api/v1/media/{media.pk}")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["success"] is True
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert not (settings.MEDIA_ROOT / original).exists()
+    assert not (settings.MEDIA_ROOT / thumbnail).exists()
+    assert not Media.objects.filter(pk=media.pk).exists()
+    assert not AnalysisRun.objects.filter(media_id=media.pk).exists()
 
 
 def test_rerun_creates_the_next_run(owner, owner_client, fake_inference):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 
+import ffmpeg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from tests.factories import UserFactory
-from tests.fixtures.media_files import stored_files
+from tests.fixtures.media_files import make_audio, make_video, stored_files
 from tests.media_analysis.test_media_formats import ACCEPTED
 
 URL = "/api/v1/media"
@@ -150,6 +153,13 @@ def _truncated(media_file, tmp_path):
     return whole[: len(whole) // 2]
 
 
+def _with_zip_appended(path) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("payload.txt", "smuggled")
+    return path.read_bytes() + archive.getvalue()
+
+
 BAD_UPLOADS = {
     "zero bytes": (lambda mf, tmp: ("empty.mp4", b""), 400, "empty"),
     "truncated video": (lambda mf, tmp: ("cut.mp4", _truncated(mf, tmp)), 400, "could not be read"),
@@ -170,6 +180,21 @@ BAD_UPLOADS = {
     ),
     "unsupported extension": (lambda mf, tmp: ("doc.pdf", b"%PDF-1.7\n" * 10), 415, "not accepted"),
     "no extension": (lambda mf, tmp: ("clip", mf("c.mp4").read_bytes()), 415, "no extension"),
+    "mp4 video renamed .m4a": (
+        lambda mf, tmp: ("clip.m4a", mf("c.mp4").read_bytes()),
+        415,
+        "does not match",
+    ),
+    "ogg holding theora video": (
+        lambda mf, tmp: ("clip.ogg", make_video(tmp / "c.ogg").read_bytes()),
+        415,
+        "does not match",
+    ),
+    "png with a zip appended": (
+        lambda mf, tmp: ("still.png", _with_zip_appended(mf("s.png"))),
+        415,
+        "does not match",
+    ),
 }
 
 
@@ -190,6 +215,48 @@ def test_bad_uploads_answer_4xx_and_leave_nothing(
     assert Media.objects.count() == 0 and AnalysisRun.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
     assert list(upload_temp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("audio", [True, False], ids=["with sound", "silent"])
+@pytest.mark.parametrize(
+    ("source", "sent_as", "codec"),
+    [("clip.mp4", "clip.m4a", "h264"), ("clip.ogg", "clip.ogg", "theora")],
+    ids=["mp4 as m4a", "theora ogg"],
+)
+def test_video_in_an_audio_container_is_415_not_audio(
+    source, sent_as, codec, audio, owner_client, tmp_path, fake_inference, settings, upload_temp_dir
+):
+    """Refused for its video track before anything else: a silent one too, not as "no audio"."""
+    clip = make_video(tmp_path / source, audio=audio)
+
+    response = _upload(owner_client, name=sent_as, content=clip.read_bytes())
+
+    assert response.status_code == 415, response.content
+    body = response.json()
+    expected = f"The file's content ({codec} video) does not match its audio extension."
+    assert body["message"] == expected
+    assert body["errors"][0]["field"] == "media"
+    assert Media.objects.count() == 0 and AnalysisRun.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert list(upload_temp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["song.mp3", "song.m4a", "song.flac"])
+def test_audio_with_album_art_is_accepted_as_audio(name, owner_client, tmp_path, fake_inference):
+    """Cover art is a video stream to ffprobe, but an attached picture, not a video track."""
+    song = make_audio(tmp_path / name, cover=True)
+    streams = ffmpeg.probe(str(song))["streams"]
+    assert [s["disposition"]["attached_pic"] for s in streams if s["codec_type"] == "video"] == [1]
+
+    response = _upload(owner_client, song)
+
+    assert response.status_code == 202, response.content
+    data = response.json()["data"]
+    assert data["mediaType"] == MediaType.AUDIO and data["hasAudio"] is None
+    assert set(data["metadata"]) == {"format", "audio"}
+    media = Media.objects.get(pk=data["id"])
+    assert media.file.name == f"audio/{media.pk}.{name.rsplit('.', 1)[1]}"
+    assert not media.thumbnail
 
 
 def test_no_file_is_400(owner_client, fake_inference):

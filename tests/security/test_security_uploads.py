@@ -7,7 +7,10 @@ tests/media_analysis/test_media_api_upload.py; this is the corpus of deliberatel
 
 from __future__ import annotations
 
+import io
 import uuid
+import wave
+import zipfile
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_analysis.choices import MediaType
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, Media
+from tests.fixtures.media_files import make_video
 from tests.security.conftest import (
     assert_nothing_left,
     assert_only_this_upload_kept,
@@ -28,6 +32,21 @@ ZIP_TRAILER = (
     b"PK\x03\x04\x14\x00\x00\x00\x00\x00" + b"\x00" * 16 + b"\x08\x00\x00\x00evil.exe"
     b"PK\x05\x06" + b"\x00" * 18
 )
+
+
+def _real_zip() -> bytes:
+    """A whole archive, central directory and all, as `unzip` or a JAR loader would open it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("evil.sh", "#!/bin/sh\necho owned\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def samples(sample_media, tmp_path_factory) -> dict[str, bytes]:
+    """The session's samples plus an Ogg file holding Theora video, which only this module needs."""
+    folder = tmp_path_factory.mktemp("video-in-audio")
+    return {**sample_media, "ogg-video": make_video(folder / "clip.ogg").read_bytes()}
 
 
 def _post(client, *, name: str, content: bytes, content_type: str | None = None, **fields):
@@ -72,16 +91,19 @@ REFUSED_CONTENT = {
     "png named .mp4, sent as video/mp4": ("still.mp4", lambda s: s["png"], 415),
     "trailing dot hides the extension": ("clip.mp4.", lambda s: s["mp4"], 415),
     "only dots before the extension": ("....mp4", lambda s: s["mp4"], 415),
+    # Audio containers hold video just as well; their signature alone cannot tell.
+    "h264 video renamed .m4a": ("clip.m4a", lambda s: s["mp4"], 415),
+    "ogg holding theora video": ("clip.ogg", lambda s: s["ogg-video"], 415),
 }
 
 
 @pytest.mark.parametrize("case", REFUSED_CONTENT)
 def test_content_that_is_not_what_it_claims_is_refused_cleanly(
-    case, uploader, sample_media, fake_inference, settings, upload_temp_dir
+    case, uploader, samples, fake_inference, settings, upload_temp_dir
 ):
     name, build, status = REFUSED_CONTENT[case]
 
-    response = _post(uploader, name=name, content=build(sample_media), content_type="video/mp4")
+    response = _post(uploader, name=name, content=build(samples), content_type="video/mp4")
 
     _assert_refused(response, status)
     assert_nothing_left(settings, upload_temp_dir)
@@ -102,25 +124,53 @@ def test_declared_content_type_is_ignored_in_favour_of_the_content(
     assert media.file.name == f"images/{media.pk}.png"
 
 
-def test_png_with_a_zip_appended_is_kept_only_as_the_image_it_is(
-    uploader, sample_media, fake_inference, settings, upload_temp_dir
+# Media that is also a ZIP archive (a JAR, an APK, an Office file): ffprobe reads the media part
+# happily, so only the archive's end record at the end of the file gives it away.
+POLYGLOTS = {
+    "png with a zip trailer": ("polyglot.png", lambda s: s["png"] + ZIP_TRAILER),
+    "png with a whole zip appended": ("polyglot.png", lambda s: s["png"] + _real_zip()),
+    "jpeg with a whole zip appended": ("polyglot.jpg", lambda s: s["jpg"] + _real_zip()),
+    "mp4 with a whole zip appended": ("polyglot.mp4", lambda s: s["mp4"] + _real_zip()),
+    "wav with a zip and an archive comment": (
+        "polyglot.wav",
+        # The end record's comment (up to 64 KiB) may follow it; readers still find the archive.
+        lambda s: s["wav"] + _real_zip()[:-2] + (1000).to_bytes(2, "little") + b"c" * 1000,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", POLYGLOTS)
+def test_media_that_is_also_a_zip_archive_is_415(
+    case, uploader, samples, fake_inference, settings, upload_temp_dir
 ):
-    polyglot = sample_media["png"] + ZIP_TRAILER
+    name, build = POLYGLOTS[case]
+    content = build(samples)
+    assert zipfile.is_zipfile(io.BytesIO(content)) or content.endswith(ZIP_TRAILER)
 
-    response = _post(uploader, name="polyglot.png", content=polyglot)
+    body = _assert_refused(_post(uploader, name=name, content=content), 415)
 
-    assert response.status_code in {202, 400, 415}, response.content
-    if response.status_code != 202:
-        assert_nothing_left(settings, upload_temp_dir)
-        return
+    assert "does not match" in body["message"] and "ZIP archive" in body["message"]
+    assert body["errors"][0]["field"] == "media"
+    assert_nothing_left(settings, upload_temp_dir)
+
+
+def test_media_that_merely_contains_a_zip_signature_is_accepted(
+    uploader, fake_inference, settings, upload_temp_dir
+):
+    """A sound whose samples happen to spell the ZIP end-record signature is still a sound."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes((b"\x00\x01" * 4000) + b"PK\x05\x06" + b"\x00\x02" * 4000)
+
+    response = _post(uploader, name="tone.wav", content=buffer.getvalue())
+
+    assert response.status_code == 202, response.content
     data = response.json()["data"]
-    assert data["mediaType"] == MediaType.IMAGE and data["mimetype"] == "image/png"
-    media = assert_only_this_upload_kept(settings, upload_temp_dir, data["id"])
-    assert media.file.name == f"images/{media.pk}.png"
-    # Served back as an image, never as something a browser would unpack or run.
-    file_response = uploader.get(f"/api/v1/media/{media.pk}/file")
-    assert file_response["Content-Type"] == "image/png"
-    assert file_response["X-Content-Type-Options"] == "nosniff"
+    assert data["mediaType"] == MediaType.AUDIO
+    assert_only_this_upload_kept(settings, upload_temp_dir, data["id"])
 
 
 def test_png_with_a_zip_appended_named_zip_is_refused(
