@@ -24,20 +24,21 @@ from media_analysis.selectors import runs_active_for_user
 from media_analysis.services.runs import run_start
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
 from tests.fakes.inference_server import Failure
-from tests.fixtures.pipeline import stored_media, wait_for
+from tests.fixtures.pipeline import WAIT_TIMEOUT_SECONDS, stored_media, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ENVELOPE_KEYS = {"event", "mediaId", "runId", "modelName", "timestamp", "sequence", "data"}
 
 
-def _events_until_run_completed(recorder) -> list[dict]:
+def _events_until_run_completed(recorder, *, timeout: float = WAIT_TIMEOUT_SECONDS) -> list[dict]:
     return wait_for(
         lambda: (
             (events := recorder.events())
             and events[-1]["event"] == ProgressEvent.RUN_COMPLETED
             and events
-        )
+        ),
+        timeout=timeout,
     )
 
 
@@ -315,15 +316,21 @@ def test_the_relay_reconnects_when_its_redis_comes_back(
 def test_progress_published_by_the_inference_server_reaches_the_user_through_the_relay(
     fake_inference, pipeline_worker, relay_factory, group_recorder, settings
 ):
+    relay = ProgressRelay(write_interval=0)
     model = fake_inference.model("SIGLIP-LSTM-V4")
-    model.progress_events, model.delay = 3, 0.3
+    model.progress_events = 3
+    # The model answers only once the relay has passed its progress on, however far behind the
+    # relay is: the server's events then always precede the answer that ends the analysis, as
+    # they do for a real minutes-long analysis. The client waits longer than the hold.
+    model.hold_until = lambda: relay.counters["forwarded"] >= 3
+    model.hold_timeout = 30.0
+    settings.ML_READ_TIMEOUT_SECONDS = 60
     media = stored_media()
     recorder = group_recorder(media.owner_id)
-    relay = ProgressRelay(write_interval=0)
     fake_inference.progress_channel = relay_factory(relay, redis_url=settings.REDIS_URL)
 
     run = run_start(media=media, model_names=["SIGLIP-LSTM-V4"])
-    events = _events_until_run_completed(recorder)
+    events = _events_until_run_completed(recorder, timeout=60)
 
     names = [event["event"] for event in events]
     assert names == [

@@ -14,7 +14,7 @@ from media_analysis.choices import AnalysisStatus, Prediction, RunStatus, Verdic
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.services.runs import ReapResult, run_finalize, run_start, runs_reap
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
-from tests.fixtures.pipeline import running_worker, stored_media, wait_for
+from tests.fixtures.pipeline import FAST_PIPELINE_ENV, running_worker, stored_media, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,18 @@ def _open_run(**analyses_fields: dict) -> AnalysisRun:
     return run
 
 
-def test_a_worker_killed_mid_analysis_does_not_lose_the_run(fake_inference, worker_process):
+def test_a_worker_killed_mid_analysis_does_not_lose_the_run(
+    fake_inference, worker_process, settings, monkeypatch
+):
+    # The doomed worker's calls must still be waiting for their answers when it dies, however
+    # long it takes to see all three arrive, not timing out and being retried client-side.
+    monkeypatch.setitem(FAST_PIPELINE_ENV, "ML_READ_TIMEOUT_SECONDS", "60")
+    # One re-send per analysis is the only legitimate outcome: a re-sent analysis is not re-sent
+    # again just because the replacement worker took a while to pick it up (a PENDING one waits
+    # for the queued timeout), nor while the replacement works on it (its lease outlives any
+    # stall; the killed worker's leases still lapse after their own 1 s).
+    settings.ANALYSIS_QUEUED_TIMEOUT_SECONDS = 3600
+    settings.ANALYSIS_HEARTBEAT_SECONDS = 30.0
     for model in fake_inference.models:
         model.delay = 30.0
     worker = worker_process(concurrency=3)
@@ -71,7 +82,13 @@ def test_a_worker_killed_mid_analysis_does_not_lose_the_run(fake_inference, work
         assert len(fake_inference.analyze_requests(model.name)) == 2
 
 
-def test_the_reaper_never_touches_an_analysis_a_live_worker_holds(fake_inference, pipeline_worker):
+def test_the_reaper_never_touches_an_analysis_a_live_worker_holds(
+    fake_inference, pipeline_worker, settings
+):
+    # The live worker's lease must not lapse during a stall of the loaded machine (it lives 1 s
+    # under fast_pipeline), nor its call time out before the slow answer.
+    settings.ANALYSIS_HEARTBEAT_SECONDS = 30.0
+    settings.ML_READ_TIMEOUT_SECONDS = 30
     fake_inference.model("SIGLIP-LSTM-V4").delay = 1.5
     run = run_start(media=stored_media(), model_names=["SIGLIP-LSTM-V4"])
     wait_for(lambda: fake_inference.analyze_requests())

@@ -1,0 +1,76 @@
+"""The Celery configuration as the worker and beat actually receive it (`app.conf`, the task
+options, the router), not as the settings module spells it: a setting Celery does not read (a
+wrong name, a missing CELERY_ namespace) would leave its default in place without a word."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from drishtiksha.celery import app
+from media_analysis.tasks import analyze_with_model, dispatch_run, finalize_run, reap_stuck_runs
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _queue_of(task_name: str) -> str:
+    return app.amqp.router.route({}, task_name)["queue"].name
+
+
+def test_a_running_analysis_is_never_handed_to_a_second_worker_by_the_broker():
+    visibility_timeout = app.conf.broker_transport_options["visibility_timeout"]
+
+    # Redis redelivers an unacknowledged message after the visibility timeout; an analysis
+    # (acknowledged late) may run up to its hard limit, and a retry waits up to the backoff cap
+    # as an unacknowledged message too.
+    assert analyze_with_model.soft_time_limit < analyze_with_model.time_limit
+    assert visibility_timeout > analyze_with_model.time_limit
+    assert visibility_timeout > settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS
+
+
+def test_results_and_chord_state_outlive_the_longest_possible_run():
+    # As settings documents it: discovery may wait its whole window, then every analysis may be
+    # re-sent by the reaper, each time with its full retry budget at the hard limit plus backoff.
+    longest_run = settings.ANALYSIS_DISCOVERY_TIMEOUT_SECONDS + (
+        settings.ANALYSIS_REAPER_MAX_REDISPATCHES + 1
+    ) * (settings.ANALYSIS_MAX_RETRIES + 1) * (
+        analyze_with_model.time_limit + settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS
+    )
+
+    assert app.conf.result_backend.startswith("redis://")
+    assert _seconds(app.conf.result_expires) > longest_run
+
+
+def test_workers_take_one_message_at_a_time_with_the_configured_concurrency():
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.worker_concurrency == settings.CELERY_WORKER_CONCURRENCY
+
+
+def test_an_analysis_is_acknowledged_only_once_done_and_requeued_if_its_worker_dies():
+    assert analyze_with_model.name == "media_analysis.analyze_with_model"
+    assert analyze_with_model.acks_late is True
+    assert analyze_with_model.reject_on_worker_lost is True
+    assert analyze_with_model.soft_time_limit == settings.ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS
+    assert analyze_with_model.time_limit == settings.ANALYSIS_TASK_TIME_LIMIT_SECONDS
+
+
+def test_analyses_and_housekeeping_go_to_separate_queues():
+    assert settings.ANALYSIS_QUEUE != settings.HOUSEKEEPING_QUEUE
+    assert _queue_of(analyze_with_model.name) == settings.ANALYSIS_QUEUE
+    for task in (finalize_run, dispatch_run, reap_stuck_runs):
+        assert _queue_of(task.name) == settings.HOUSEKEEPING_QUEUE, task.name
+    # Anything not routed explicitly stays off the analysis queue too.
+    assert app.conf.task_default_queue == settings.HOUSEKEEPING_QUEUE
+
+
+def test_beat_sweeps_for_stuck_runs_every_minute():
+    (entry,) = (
+        entry for entry in app.conf.beat_schedule.values() if entry["task"] == reap_stuck_runs.name
+    )
+
+    assert _seconds(entry["schedule"]) == 60
+    # A sweep that waited longer than one interval is dropped: the next one does its work.
+    assert entry["options"]["expires"] == _seconds(entry["schedule"])
