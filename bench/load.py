@@ -5,16 +5,23 @@ with the test suite's fake inference server (three models, a fixed delay each) i
 Then it connects the WebSocket clients (several per user, authenticated with one-time tickets),
 fires the uploads at once, waits for every run to finish and reports:
 
-- errors: uploads or API calls that did not answer 2xx, WebSocket clients that failed;
-- final events lost: RUN_COMPLETED events a listening client should have received but did not;
-- p50/p95 latency of the uploads and of list requests made during the load;
-- peak resident memory of the web server and of the worker (with its pool processes).
+- errors: uploads or API calls that did not answer 2xx or raised (timeouts, dropped
+  connections), WebSocket clients that failed or never got their snapshot, and runs that ended
+  FAILED (or PARTIALLY_ANALYZED: every fake model answers) or were not final in time; with a
+  breakdown by kind;
+- final events lost: RUN_COMPLETED events a listener should have received but did not, counted
+  over every listener of a user whose upload was accepted, including listeners that dropped;
+- p50/p95 latency of the uploads and of list requests made during the load (answered requests);
+- peak resident memory per role (web server, worker): the largest single process, and the whole
+  process tree (the web server's ffmpeg children, the worker's pool).
 
     .venv/bin/python bench/load.py                    # 50 uploads, 200 listeners
     .venv/bin/python bench/load.py --uploads 20 --listeners 80
+    .venv/bin/python bench/load.py --database drishtiksha_bench   # a scratch database by name
 
 Needs ffmpeg, PostgreSQL (DATABASE_URL's server; a scratch database is created and dropped) and
-Redis (REDIS_URL, default redis://127.0.0.1:6379/11).
+Redis (REDIS_URL, default redis://127.0.0.1:6379/11; keys get a fresh prefix). Exits non-zero when
+there were errors or lost final events.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -32,8 +40,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,6 +60,10 @@ MODEL_DELAY_SECONDS = 0.5
 SAMPLE_SECONDS = 0.1
 FINISH_TIMEOUT_SECONDS = 300
 FINAL_EVENT_GRACE_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = 60
+FINAL_STATUSES = frozenset({"ANALYZED", "PARTIALLY_ANALYZED", "FAILED"})
+# Every fake model answers, so a run that is not ANALYZED had a model fail under the load.
+FAILED_RUN_STATUSES = frozenset({"PARTIALLY_ANALYZED", "FAILED"})
 
 
 def _free_port() -> int:
@@ -59,21 +72,46 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB."""
-    total, pending = 0, [pid]
+def _tree_rss_kib(pid: int) -> list[tuple[str, int]]:
+    """(name, resident KiB) of a process and of each of its descendants."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            status = Path(f"/proc/{current}/status").read_text().splitlines()
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+            # Kernel threads and zombies have no VmRSS.
+            found.append((fields["Name"].strip(), int(fields.get("VmRSS", "0 kB").split()[0])))
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 pending += [int(child) for child in children]
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+    return found
+
+
+@dataclass
+class MemoryPeak:
+    """Peaks of one role, each taken over the whole run (they need not be simultaneous)."""
+
+    largest_kib: int = 0
+    largest_name: str = ""
+    tree_kib: int = 0
+    tree_processes: int = 0
+
+    def sample(self, processes: list[tuple[str, int]]) -> None:
+        if not processes:
+            return
+        name, kib = max(processes, key=lambda one: one[1])
+        if kib > self.largest_kib:
+            self.largest_kib, self.largest_name = kib, name
+        total = sum(kib for _, kib in processes)
+        if total > self.tree_kib:
+            self.tree_kib, self.tree_processes = total, len(processes)
+
+
+def _error_kind(exc: BaseException) -> str:
+    return type(exc).__name__
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -84,11 +122,11 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 class Scratch:
-    """A scratch PostgreSQL database on DATABASE_URL's server."""
+    """A scratch PostgreSQL database on DATABASE_URL's server (it must not exist yet)."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, name: str | None = None) -> None:
         parts = urlsplit(server_url)
-        self.name = f"load_{uuid.uuid4().hex[:10]}"
+        self.name = name or f"load_{uuid.uuid4().hex[:10]}"
         self.admin_url = parts._replace(path="/postgres").geturl()
         self.url = parts._replace(path=f"/{self.name}").geturl()
 
@@ -147,6 +185,11 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
     parser.add_argument("--uploads", type=int, default=50)
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--worker-concurrency", type=int, default=6)
+    parser.add_argument(
+        "--database",
+        help="name of the scratch database to create on DATABASE_URL's server and drop afterwards"
+        " (it must not exist; default: a fresh load_<random> name)",
+    )
     args = parser.parse_args()
     users = args.uploads  # one upload per user, so every user has listeners waiting for it
 
@@ -164,7 +207,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
         ]
     ).start()
     processes: dict[str, subprocess.Popen] = {}
-    with Scratch(server_url) as scratch:
+    with Scratch(server_url, args.database) as scratch:
         env = {
             **os.environ,
             "DATABASE_URL": scratch.url,
@@ -199,13 +242,13 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
              str(args.worker_concurrency), "--hostname", f"load-{uuid.uuid4().hex[:6]}@%h"],
             cwd=BASE_DIR, env=env, start_new_session=True,
         )  # fmt: skip
-        peaks: dict[str, int] = defaultdict(int)
+        peaks: dict[str, MemoryPeak] = defaultdict(MemoryPeak)
         sampling = threading.Event()
 
         def sample() -> None:
             while not sampling.is_set():
                 for name, process in processes.items():
-                    peaks[name] = max(peaks[name], _tree_rss_kib(process.pid))
+                    peaks[name].sample(_tree_rss_kib(process.pid))
                 time.sleep(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -254,64 +297,92 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
                 loop.run_forever()
 
             threading.Thread(target=run_listeners, daemon=True).start()
-            connect_deadline = time.monotonic() + 60
+            connect_deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
             while not all(listener.snapshot.is_set() for listener in listeners):
                 if time.monotonic() > connect_deadline:
                     break
                 time.sleep(0.1)
             connected = sum(1 for li in listeners if li.snapshot.is_set() and not li.error)
+            # A client still waiting for its snapshot is counted now, not silently left out.
+            never_connected = [li for li in listeners if not li.snapshot.is_set()]
 
             upload_latencies: list[float] = []
             list_latencies: list[float] = []
-            errors: list[str] = []
+            errors: Counter[str] = Counter()
+            error_examples: list[str] = []
+
+            def error(kind: str, detail: str) -> None:
+                errors[kind] += 1
+                if len(error_examples) < 10:
+                    error_examples.append(f"{kind}: {detail}")
+
             media_by_user: dict[int, str] = {}
             body = clip.read_bytes()
 
-            def upload(index: int) -> None:
+            # Each call returns its latency and answer, or raises; the caller collects every one.
+            def upload(index: int) -> tuple[float, requests.Response]:
                 started = time.perf_counter()
                 response = sessions[index].post(
                     f"{base}/api/v1/media",
                     files={"media": ("clip.mp4", body, "video/mp4")},
                     timeout=120,
                 )
-                upload_latencies.append(time.perf_counter() - started)
-                if response.status_code != 202:
-                    errors.append(f"upload {index}: {response.status_code}")
-                    return
-                media_by_user[index] = response.json()["data"]["id"]
+                return time.perf_counter() - started, response
 
-            def browse(index: int) -> None:
+            def browse(index: int) -> tuple[float, requests.Response]:
                 started = time.perf_counter()
                 response = sessions[index].get(f"{base}/api/v1/media?pageSize=20", timeout=60)
-                list_latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors.append(f"list {index}: {response.status_code}")
+                return time.perf_counter() - started, response
 
             started = time.perf_counter()
+            calls: list[tuple[str, int, Future]] = []
             with ThreadPoolExecutor(max_workers=args.uploads * 2) as pool:
                 for index in range(args.uploads):
-                    pool.submit(upload, index)
-                    pool.submit(browse, index)
+                    calls.append(("upload", index, pool.submit(upload, index)))
+                    calls.append(("list", index, pool.submit(browse, index)))
             uploads_done = time.perf_counter() - started
+            for what, index, future in calls:
+                try:
+                    latency, response = future.result()
+                except Exception as exc:  # noqa: BLE001 - a timeout or dropped connection counts
+                    error(f"{what} {_error_kind(exc)}", f"#{index} {exc}")
+                    continue
+                expected_status = 202 if what == "upload" else 200
+                (upload_latencies if what == "upload" else list_latencies).append(latency)
+                if response.status_code != expected_status:
+                    error(f"{what} HTTP {response.status_code}", f"#{index} {response.text[:200]}")
+                elif what == "upload":
+                    media_by_user[index] = response.json()["data"]["id"]
 
             finish_deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
             pending = dict(media_by_user)
+            final_status: dict[int, str] = {}
             while pending and time.monotonic() < finish_deadline:
                 for index, media_id in list(pending.items()):
-                    detail = sessions[index].get(f"{base}/api/v1/media/{media_id}", timeout=30)
-                    if detail.status_code == 200 and detail.json()["data"]["status"] in {
-                        "ANALYZED", "PARTIALLY_ANALYZED", "FAILED",
-                    }:  # fmt: skip
+                    try:
+                        detail = sessions[index].get(f"{base}/api/v1/media/{media_id}", timeout=30)
+                    except requests.RequestException as exc:
+                        error(f"detail {_error_kind(exc)}", f"#{index} {exc}")
+                        continue
+                    if detail.status_code != 200:
+                        error(f"detail HTTP {detail.status_code}", f"#{index} {detail.text[:200]}")
+                        continue
+                    status = detail.json()["data"]["status"]
+                    if status in FINAL_STATUSES:
+                        final_status[index] = status
                         pending.pop(index)
                 time.sleep(0.5)
             all_done = time.perf_counter() - started
 
             grace = time.monotonic() + FINAL_EVENT_GRACE_SECONDS
             while time.monotonic() < grace:
+                # Only a listener still connected can yet receive its event; waiting for the
+                # others would only spend the grace period.
                 missing = sum(
                     1
                     for li in listeners
                     if not li.error
+                    and li.snapshot.is_set()
                     and li.user_index in media_by_user
                     and media_by_user[li.user_index] not in li.completed_media
                 )
@@ -332,21 +403,47 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
             fake.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
-    expected = sum(1 for li in listeners if not li.error and li.user_index in media_by_user)
-    received = sum(
-        1
-        for li in listeners
-        if not li.error and media_by_user.get(li.user_index) in li.completed_media
-    )
-    listener_errors = [li.error for li in listeners if li.error]
+    for li in listeners:
+        if li.error:
+            kind, _, detail = li.error.partition(": ")
+            error(f"websocket {kind}", detail)
+    for li in never_connected:
+        if not li.error:
+            error("websocket no snapshot", f"none within {CONNECT_TIMEOUT_SECONDS} s")
+    failed_runs = Counter(s for s in final_status.values() if s in FAILED_RUN_STATUSES)
+    for status, count in failed_runs.items():
+        errors[f"run ended {status}"] += count
+    if pending:
+        errors[f"run not final after {FINISH_TIMEOUT_SECONDS} s"] += len(pending)
+
+    # Every listener of a user whose upload was accepted was owed that run's RUN_COMPLETED; one
+    # whose socket dropped or never opened and so missed it is a loss, not left out of the count.
+    owed = [li for li in listeners if li.user_index in media_by_user]
+    lost = [li for li in owed if media_by_user[li.user_index] not in li.completed_media]
+    lost_dropped = sum(1 for li in lost if li.error or not li.snapshot.is_set())
+    total_errors = sum(errors.values())
     print(f"uploads:                 {args.uploads} at once ({len(media_by_user)} accepted)")
     print(f"websocket listeners:     {args.listeners} ({connected} connected, snapshot received)")
-    print(f"runs unfinished:         {len(pending)} after {FINISH_TIMEOUT_SECONDS} s")
-    print(f"errors:                  {len(errors) + len(listener_errors)}")
-    for error in (errors + listener_errors)[:10]:
-        print(f"  - {error}")
-    print(f"final events lost:       {expected - received} of {expected}")
+    statuses = Counter(final_status.values())
+    print(
+        f"runs:                    {', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}"
+        f"{'; ' if statuses else ''}{len(pending)} not final after {FINISH_TIMEOUT_SECONDS} s"
+    )
+    print(
+        f"errors:                  {total_errors}"
+        f" (of which runs FAILED: {failed_runs['FAILED']},"
+        f" PARTIALLY_ANALYZED: {failed_runs['PARTIALLY_ANALYZED']}, not final: {len(pending)})"
+    )
+    for kind, count in errors.most_common():
+        print(f"  {count:>5}  {kind}")
+    for example in error_examples:
+        print(f"  e.g. {example}")
+    print(
+        f"final events lost:       {len(lost)} of {len(owed)}"
+        f" ({lost_dropped} of them on listeners whose socket dropped or never opened)"
+    )
     print(
         f"upload latency:          p50 {_percentile(upload_latencies, 0.5) * 1000:.0f} ms, "
         f"p95 {_percentile(upload_latencies, 0.95) * 1000:.0f} ms"
@@ -355,11 +452,18 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
         f"list latency under load: p50 {_percentile(list_latencies, 0.5) * 1000:.0f} ms, "
         f"p95 {_percentile(list_latencies, 0.95) * 1000:.0f} ms"
     )
-    print(f"all uploads answered in  {uploads_done:.1f} s; all runs final in {all_done:.1f} s")
+    finished = "all runs final" if not pending else f"{len(pending)} runs still not final"
+    print(f"all uploads answered in  {uploads_done:.1f} s; {finished} at {all_done:.1f} s")
     if upload_latencies:
         print(f"mean upload latency:     {statistics.mean(upload_latencies) * 1000:.0f} ms")
-    for name, kib in peaks.items():
-        print(f"peak RSS {name:<7}         {kib / 1024:,.0f} MiB (with child processes)")
+    for name, peak in peaks.items():
+        print(
+            f"peak RSS {name:<7}         largest single process {peak.largest_kib / 1024:,.0f} MiB"
+            f" ({peak.largest_name}); whole process tree {peak.tree_kib / 1024:,.0f} MiB"
+            f" ({peak.tree_processes} processes)"
+        )
+    if total_errors or lost:
+        raise SystemExit(f"FAILED: {total_errors} errors, {len(lost)} final events lost")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Upload benchmark: does a large upload keep the web process's memory flat, and how fast is it?
 
-Starts the real web server (uvicorn or daphne) on a throwaway SQLite database, streams a large
-real video (raw frames in AVI, made with ffmpeg) to `POST /api/v1/media`, samples the server's
-resident memory while it does, and compares the upload's throughput with a plain disk copy of
-the same file.
+Starts the real web server (uvicorn as `make run` starts it, or daphne) on a throwaway SQLite
+database, streams a large real video (raw frames in AVI, made with ffmpeg) to `POST /api/v1/media`,
+samples the server's resident memory while it does, and compares the upload's throughput with a
+plain disk copy of the same file. The server's MAX_UPLOAD_SIZE is raised to fit the file, so the
+body limit in front of Django lets it through.
 
     .venv/bin/python bench/upload.py                     # 300 MB through uvicorn
     .venv/bin/python bench/upload.py --server daphne     # the same through daphne
-    .venv/bin/python bench/upload.py --size-mb 1024
+    .venv/bin/python bench/upload.py --size-mb 1024 --max-growth-mib 64
+
+Exits non-zero unless the upload answered 202 (a 413 or 415 would otherwise look like a flat, fast
+upload), and, with --max-growth-mib, when the web server process grew by more than that.
 
 Needs ffmpeg and a Redis (REDIS_URL, default redis://127.0.0.1:6379/6).
 """
@@ -34,6 +38,8 @@ PASSWORD = "bench-passphrase-123"  # noqa: S105 - a throwaway account in a throw
 FRAME_SIZE = (1280, 720)
 BYTES_PER_FRAME = FRAME_SIZE[0] * FRAME_SIZE[1] * 3 // 2  # yuv420p
 MEMORY_SAMPLE_SECONDS = 0.05
+# Headroom above the file for MAX_UPLOAD_SIZE: the AVI index and the multipart framing.
+UPLOAD_LIMIT_HEADROOM_BYTES = 64 * 1024 * 1024
 
 
 def _free_port() -> int:
@@ -42,21 +48,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children (uvicorn/daphne may fork), in KiB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
+def _rss_kib(pid: int) -> tuple[int, int]:
+    """Resident KiB of the server process itself, and of it with all its descendants.
+
+    The descendants are mostly the ffprobe/ffmpeg runs that probe the upload and make its poster:
+    they come and go, so they are reported apart from the server's own, lasting, memory.
+    """
+    own = total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
         try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
+                    kib = int(line.split()[1])
+                    total += kib
+                    if current == pid:
+                        own = kib
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+    return own, total
 
 
 def _make_video(path: Path, size_mb: int) -> None:
@@ -75,8 +88,10 @@ def _server_command(server: str, port: int) -> list[str]:
     if server == "daphne":
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                 "drishtiksha.asgi:application"]  # fmt: skip
+    # The command line of drishtiksha.runner's "web" process, quieter.
     return [sys.executable, "-m", "uvicorn", "drishtiksha.asgi:application",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+            "--log-level", "warning"]  # fmt: skip
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -96,6 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
     parser.add_argument("--size-mb", type=int, default=300)
+    parser.add_argument(
+        "--max-growth-mib",
+        type=float,
+        help="exit non-zero when the web server process grew by more than this many MiB",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="drishtiksha-bench-upload-"))
@@ -104,7 +124,6 @@ def main() -> None:
         "DRISHTIKSHA_VAR_DIR": str(workdir / "var"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/6"),
         "ML_SERVER_URL": "http://127.0.0.1:9",  # no inference server: the run simply waits
-        "MAX_UPLOAD_SIZE": str((args.size_mb + 64) * 1024 * 1024),
         "API_UPLOAD_THROTTLE_RATE": "1000/hour",
         "FILE_UPLOAD_TEMP_DIR": str(workdir),
         "DJANGO_DEBUG": "0",
@@ -115,6 +134,10 @@ def main() -> None:
         print(f"making a {args.size_mb} MB raw video ...", flush=True)
         _make_video(video, args.size_mb)
         size = video.stat().st_size
+        # Set over whatever the caller's environment says: the default (500 MiB) would refuse a
+        # 1 GiB body with 413 before Django saw it.
+        max_upload_size = size + UPLOAD_LIMIT_HEADROOM_BYTES
+        env["MAX_UPLOAD_SIZE"] = str(max_upload_size)
 
         started = time.perf_counter()
         shutil.copyfile(video, workdir / "copy.avi")
@@ -141,30 +164,39 @@ def main() -> None:
                 json={"email": "bench@example.com", "password": PASSWORD},
                 timeout=10,
             ).json()["data"]["token"]
-            baseline = _rss_kib(server.pid)
-            peak = baseline
+            baseline, baseline_tree = _rss_kib(server.pid)
+            peak, peak_tree = baseline, baseline_tree
             done = threading.Event()
 
             def sample() -> None:
-                nonlocal peak
+                nonlocal peak, peak_tree
                 while not done.is_set():
-                    peak = max(peak, _rss_kib(server.pid))
+                    own, tree = _rss_kib(server.pid)
+                    peak, peak_tree = max(peak, own), max(peak_tree, tree)
                     time.sleep(MEMORY_SAMPLE_SECONDS)
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             with video.open("rb") as handle:
                 body = MultipartEncoder({"media": ("bench.avi", handle, "video/x-msvideo")})
+                if body.len > max_upload_size:
+                    raise SystemExit(
+                        f"the {body.len}-byte body would exceed MAX_UPLOAD_SIZE={max_upload_size}"
+                    )
                 started = time.perf_counter()
-                response = requests.post(
-                    f"{base}/api/v1/media",
-                    data=body,
-                    headers={
-                        "Content-Type": body.content_type,
-                        "Authorization": f"Bearer {token}",
-                    },
-                    timeout=600,
-                )
+                try:
+                    response = requests.post(
+                        f"{base}/api/v1/media",
+                        data=body,
+                        headers={
+                            "Content-Type": body.content_type,
+                            "Authorization": f"Bearer {token}",
+                        },
+                        timeout=600,
+                    )
+                except requests.RequestException as exc:
+                    # A server that refuses the body early may close the socket mid-send.
+                    raise SystemExit(f"FAILED: the upload got no answer: {exc}") from exc
                 upload_seconds = time.perf_counter() - started
             done.set()
             sampler.join()
@@ -175,15 +207,33 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     mib = size / (1024 * 1024)
+    try:
+        message = response.json().get("message")
+    except ValueError:
+        message = response.text[:200]
     print(f"server:              {args.server}")
-    print(f"file:                {mib:,.0f} MiB raw AVI")
-    print(f"answer:              {response.status_code} {response.json().get('message')}")
-    print(f"web RSS before:      {baseline / 1024:,.1f} MiB")
-    print(f"web RSS peak:        {peak / 1024:,.1f} MiB")
+    print(f"file:                {mib:,.0f} MiB raw AVI (MAX_UPLOAD_SIZE {max_upload_size} bytes)")
+    print(f"answer:              {response.status_code} {message}")
+    print(f"web RSS before:      {baseline / 1024:,.1f} MiB (server process)")
+    print(f"web RSS peak:        {peak / 1024:,.1f} MiB (server process)")
     growth = (peak - baseline) / 1024
     print(f"growth during upload: {growth:,.1f} MiB ({growth / mib:.1%} of the file)")
+    print(
+        f"with child processes: {baseline_tree / 1024:,.1f} MiB before, "
+        f"{peak_tree / 1024:,.1f} MiB peak (server and its ffprobe/ffmpeg runs together)"
+    )
     print(f"upload:              {upload_seconds:.2f} s, {mib / upload_seconds:,.0f} MiB/s")
     print(f"plain disk copy:     {copy_seconds:.2f} s, {mib / copy_seconds:,.0f} MiB/s")
+    if response.status_code != 202:
+        raise SystemExit(
+            f"FAILED: the upload answered {response.status_code}, not 202, so the figures above"
+            " do not measure an accepted upload"
+        )
+    if args.max_growth_mib is not None and growth > args.max_growth_mib:
+        raise SystemExit(
+            f"FAILED: the web server process grew by {growth:,.1f} MiB during the upload,"
+            f" more than --max-growth-mib {args.max_growth_mib:g}"
+        )
 
 
 if __name__ == "__main__":

@@ -235,6 +235,10 @@ CHANNEL_LAYERS = {
             # The read timeout must stay above the pop's block time.
             "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
             "prefix": f"{REDIS_KEY_PREFIX}:channels",
+            # Every websocket of one web process shares a single Redis list, and the layer drops
+            # (logging only at INFO) whatever arrives once it holds `capacity` messages: the
+            # default of 100 lost final events when 50 runs ended before 200 listeners had read.
+            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 2000),
         },
     }
 }
