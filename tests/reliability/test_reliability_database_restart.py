@@ -22,6 +22,7 @@ import time
 import psycopg
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
@@ -138,6 +139,14 @@ def test_runs_survive_a_database_outage_that_refuses_connections_for_a_while(
                 timeout=60,
             )
             assert proxy.connections > 0, "the worker did not go through the proxy"
+            in_flight = list(
+                DeepfakeAnalysis.objects.filter(
+                    run_id__in=run_ids,
+                    status__in=(AnalysisStatus.PENDING, AnalysisStatus.PROCESSING),
+                ).values_list("pk", flat=True)
+            )
+            assert in_flight, "every analysis finished before the outage: nothing was tested"
+            outage_started = timezone.now()
 
             proxy.go_down()
             with pytest.raises(OSError):
@@ -148,6 +157,11 @@ def test_runs_survive_a_database_outage_that_refuses_connections_for_a_while(
             reap_until_final(run_ids, timeout=90)
             assert_settled_once(run_ids, model_names=model_names)
             assert worker.poll() is None, "the worker died instead of reconnecting"
+            # Work that was in flight when the database went away was finished after it.
+            finished = DeepfakeAnalysis.objects.filter(pk__in=in_flight).values_list(
+                "finished_at", flat=True
+            )
+            assert max(finished) > outage_started
 
             after = run_start(media=stored_media())
             done = wait_for(
