@@ -11,22 +11,18 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from django.conf import settings as django_settings
 
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel
 from tests.fixtures.pipeline import FAST_PIPELINE_ENV, _test_database_url
+from tests.fixtures.servers import uvicorn_serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,7 +37,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT_DIR = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
-SERVER_START_TIMEOUT_SECONDS = 30.0
 # Browser actions wait this long for the page; analyses of the fake server take a few seconds.
 PAGE_TIMEOUT_MS = 30_000
 
@@ -90,49 +85,8 @@ def asgi_server(transactional_db, fast_pipeline, browser_inference) -> Iterator[
         # Every run signs up from 127.0.0.1; the hourly limit must not fail the tenth run.
         "API_SIGNUP_THROTTLE_RATE": "1000/minute",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "drishtiksha.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws",
-            "websockets-sansio",
-            "--log-level",
-            "warning",
-        ],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"uvicorn exited with {process.returncode}")
-            try:
-                if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            # Still starting; on a busy machine the first answer may also take over a second.
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("uvicorn did not answer in time")
-            time.sleep(0.1)
+    with uvicorn_serving(env=env, port=port) as url:
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @dataclass

@@ -10,18 +10,14 @@ import asyncio
 import json
 import os
 import select
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
-import requests
-from django.conf import settings as django_settings
 
 from drishtiksha.asgi import application
+from tests.fixtures.servers import uvicorn_serving
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -247,7 +243,6 @@ def test_a_bad_small_login_still_gets_django_s_own_400():
 
 # --- Through a real uvicorn -----------------------------------------------------------------------
 
-SERVER_START_TIMEOUT_SECONDS = 30.0
 # Each test below must get its answer well within this; without the limit it never comes at all.
 ANSWER_TIMEOUT_SECONDS = 8.0
 SEND_CHUNK = 64 * KIB
@@ -272,35 +267,8 @@ def uvicorn_url(tmp_path_factory) -> Iterator[str]:
     }
     # No request below touches the database: the refusals happen before Django.
     env.pop("DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "drishtiksha.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-    try:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"uvicorn exited with {process.returncode}")
-            try:
-                if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("uvicorn did not answer in time")
-            time.sleep(0.1)
+    with uvicorn_serving(env=env, port=port) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _send_slowly_until_answered(url: str, head: bytes, *, chunked: bool) -> tuple[bytes, int]:

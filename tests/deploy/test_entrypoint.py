@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import yaml
 from django.conf import settings
 
 from drishtiksha.runner import BASE_DIR
+from tests.fixtures.servers import stop_process_group
 
 ENTRYPOINT = BASE_DIR / "docker" / "entrypoint.sh"
 # The image copies the tree to /app (Dockerfile WORKDIR); here it is the checkout.
@@ -213,12 +213,7 @@ def test_web_role_migrates_by_default_and_passes_its_health_checks_in_production
         assert "uvicorn" in argv and "--proxy-headers" in argv
         assert argv[argv.index("--forwarded-allow-ips") + 1] == "127.0.0.1"
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        try:
-            web.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(web.pid, signal.SIGKILL)
-            web.wait()
+        stop_process_group(web, grace_seconds=15)
         log.close()
 
     # The web role migrated without being asked to.
