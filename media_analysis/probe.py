@@ -2,7 +2,8 @@
 
 Both run on a local path: the upload is on disk already, and the management command ingests local
 files. A file ffprobe cannot read, or from which no frame can be decoded, is refused as unreadable;
-an audio file holding a video track is refused as not matching its extension.
+an audio file holding a video track, or a video file holding only sound, is refused as not matching
+its extension.
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
         raise UnsupportedMediaType(
             f"The file's content ({picture.get('codec_name') or 'a'} video) does not match its "
             "audio extension.",
+            field_errors={"media": "Extension does not match content."},
+        )
+    if media_type == MediaType.VIDEO and picture is None and audio is not None:
+        # The other way round: an .m4a renamed .mp4 is sound only, whatever its container says.
+        raise UnsupportedMediaType(
+            f"The file's content ({audio.get('codec_name') or 'an'} audio only) does not match "
+            "its video extension.",
             field_errors={"media": "Extension does not match content."},
         )
     if media_type in (MediaType.VIDEO, MediaType.IMAGE) and picture is None:

@@ -1,6 +1,6 @@
 import pytest
 
-from drishtiksha.errors import ValidationFailed
+from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
 from media_analysis.choices import MediaType
 from media_analysis.probe import make_poster, probe_media
 
@@ -52,12 +52,12 @@ def test_truncated_video_is_unreadable(media_file, tmp_path):
         probe_media(truncated, media_type=MediaType.VIDEO)
 
 
-def test_audio_file_posing_as_video_has_no_video_stream(media_file, tmp_path):
+def test_audio_file_posing_as_video_does_not_match_its_extension(media_file, tmp_path):
     m4a = media_file("voice.m4a")
     renamed = tmp_path / "voice.mp4"
     renamed.write_bytes(m4a.read_bytes())
 
-    with pytest.raises(ValidationFailed, match="no video stream"):
+    with pytest.raises(UnsupportedMediaType, match=r"\(aac audio only\) does not match its video"):
         probe_media(renamed, media_type=MediaType.VIDEO)
 
 

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from media_analysis.choices import MediaType
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, Media
-from tests.fixtures.media_files import make_video
+from tests.fixtures.media_files import make_audio, make_video
 from tests.security.conftest import (
     assert_nothing_left,
     assert_only_this_upload_kept,
@@ -44,9 +44,14 @@ def _real_zip() -> bytes:
 
 @pytest.fixture(scope="module")
 def samples(sample_media, tmp_path_factory) -> dict[str, bytes]:
-    """The session's samples plus an Ogg file holding Theora video, which only this module needs."""
+    """The session's samples plus an Ogg file holding Theora video and an M4A (AAC only), which
+    only this module needs."""
     folder = tmp_path_factory.mktemp("video-in-audio")
-    return {**sample_media, "ogg-video": make_video(folder / "clip.ogg").read_bytes()}
+    return {
+        **sample_media,
+        "ogg-video": make_video(folder / "clip.ogg").read_bytes(),
+        "m4a": make_audio(folder / "voice.m4a").read_bytes(),
+    }
 
 
 def _post(client, *, name: str, content: bytes, content_type: str | None = None, **fields):
@@ -94,6 +99,7 @@ REFUSED_CONTENT = {
     # Audio containers hold video just as well; their signature alone cannot tell.
     "h264 video renamed .m4a": ("clip.m4a", lambda s: s["mp4"], 415),
     "ogg holding theora video": ("clip.ogg", lambda s: s["ogg-video"], 415),
+    "aac audio renamed .mp4": ("voice.mp4", lambda s: s["m4a"], 415),
 }
 
 
