@@ -85,6 +85,18 @@ def _conforms(schema, wsgi_app, path: str, method: str, headers: dict, **case_fi
     return response.status_code
 
 
+def _profile_put(schema, wsgi_app, user, body: dict) -> int:
+    return _conforms(
+        schema,
+        wsgi_app,
+        "/api/v1/auth/profile",
+        "PUT",
+        _bearer(user),
+        body=body,
+        media_type="application/json",
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
@@ -108,18 +120,7 @@ def test_error_answers_conform_to_the_schema(schema, wsgi_app, owned):
     assert _conforms(schema, wsgi_app, "/api/v1/media/{media_id}", "GET", stranger,
                      path_parameters=media) == 404  # fmt: skip
     assert _conforms(schema, wsgi_app, "/api/v1/auth/profile", "GET", {}) == 401
-    assert (
-        _conforms(
-            schema,
-            wsgi_app,
-            "/api/v1/auth/profile",
-            "PUT",
-            _bearer(owned["user"]),
-            body={"role": "ADMIN"},
-            media_type="application/json",
-        )
-        == 400
-    )
+    assert _profile_put(schema, wsgi_app, owned["user"], {"role": "ADMIN"}) == 400
 
 
 def test_profile_update_with_one_name_conforms(schema, wsgi_app, owned):
@@ -127,15 +128,7 @@ def test_profile_update_with_one_name_conforms(schema, wsgi_app, owned):
     documented = schema.raw_schema["components"]["schemas"]["ProfileUpdateRequest"]
     assert "required" not in documented
 
-    status = _conforms(
-        schema,
-        wsgi_app,
-        "/api/v1/auth/profile",
-        "PUT",
-        _bearer(owned["user"]),
-        body={"firstName": "Grace"},
-        media_type="application/json",
-    )
+    status = _profile_put(schema, wsgi_app, owned["user"], {"firstName": "Grace"})
 
     assert status == 200
     owned["user"].refresh_from_db()
