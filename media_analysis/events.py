@@ -23,6 +23,8 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -74,20 +76,74 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
         return _loop_owner[1]
 
 
-def _group_send(group: str, message: dict[str, Any]) -> None:
-    # Waiting for each send keeps one thread's events in the order it published them.
+async def _group_send_in_order(group: str, messages: list[dict[str, Any]]) -> None:
+    layer = get_channel_layer()
+    for message in messages:
+        await layer.group_send(group, message)
+
+
+def _group_send(group: str, messages: list[dict[str, Any]]) -> None:
+    # Waiting for the sends keeps one thread's events in the order it published them.
     asyncio.run_coroutine_threadsafe(
-        get_channel_layer().group_send(group, message), _publisher_loop()
+        _group_send_in_order(group, messages), _publisher_loop()
     ).result(timeout=settings.PROGRESS_PUBLISH_TIMEOUT_SECONDS)
 
 
-def _next_sequence(run_id: uuid.UUID | str) -> int:
+def _next_sequences(run_id: uuid.UUID | str, count: int) -> range:
+    """`count` consecutive sequence numbers of the run, from one Redis round trip."""
     key = redis_key("run-sequence", run_id)
     pipeline = redis_client().pipeline(transaction=False)
-    pipeline.incr(key)
+    pipeline.incrby(key, count)
     pipeline.expire(key, settings.PROGRESS_SEQUENCE_TTL_SECONDS)
-    sequence, _ = pipeline.execute()
-    return int(sequence)
+    last, _ = pipeline.execute()
+    return range(int(last) - count + 1, int(last) + 1)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event of a batch for `events_publish`: what happened, to which model, with what."""
+
+    event: ProgressEvent
+    model_name: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def events_publish(
+    *,
+    user_id: uuid.UUID | str,
+    media_id: uuid.UUID | str,
+    run_id: uuid.UUID | str,
+    events: Sequence[EventSpec],
+) -> list[dict[str, Any]] | None:
+    """Send several events of one run to the user's group, numbered consecutively and delivered
+    in the order given; returns them, or None when they could not be sent.
+
+    One sequence allocation and one hand-over to the publishing loop for the whole batch, so that
+    the N queued events of a starting run cost about as much as one.
+    """
+    try:
+        timestamp = timezone.now().isoformat().replace("+00:00", "Z")
+        payloads = [
+            {
+                "event": str(spec.event),
+                "mediaId": str(media_id),
+                "runId": str(run_id),
+                "modelName": spec.model_name,
+                "timestamp": timestamp,
+                "sequence": sequence,
+                "data": spec.data,
+            }
+            for spec, sequence in zip(events, _next_sequences(run_id, len(events)), strict=True)
+        ]
+        _group_send(
+            user_group_name(user_id),
+            [{"type": MESSAGE_TYPE, "event": payload} for payload in payloads],
+        )
+    except Exception:  # noqa: BLE001 - progress is a bonus; never fail the caller over it
+        names = ", ".join(str(spec.event) for spec in events)
+        logger.warning("could not publish %s for run %s", names, run_id, exc_info=True)
+        return None
+    return payloads
 
 
 def event_publish(
@@ -100,21 +156,13 @@ def event_publish(
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Send one event to the user's group; returns it, or None when it could not be sent."""
-    try:
-        payload = {
-            "event": str(event),
-            "mediaId": str(media_id),
-            "runId": str(run_id),
-            "modelName": model_name,
-            "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
-            "sequence": _next_sequence(run_id),
-            "data": data or {},
-        }
-        _group_send(user_group_name(user_id), {"type": MESSAGE_TYPE, "event": payload})
-    except Exception:  # noqa: BLE001 - progress is a bonus; never fail the caller over it
-        logger.warning("could not publish %s for run %s", event, run_id, exc_info=True)
-        return None
-    return payload
+    published = events_publish(
+        user_id=user_id,
+        media_id=media_id,
+        run_id=run_id,
+        events=[EventSpec(event, model_name, data or {})],
+    )
+    return None if published is None else published[0]
 
 
 def analysis_progress_publish(
@@ -154,6 +202,23 @@ def analysis_progress_publish(
             "stage": stage,
         },
     )
+
+
+def run_final_event_sent(*, run_id: uuid.UUID | str, analysis_id: uuid.UUID | str) -> int:
+    """Note that the final event (ANALYSIS_COMPLETED or _FAILED) of `analysis_id` has been sent;
+    returns how many analyses of the run have had theirs sent.
+
+    A set, so that a redelivered task counts once. This is what lets RUN_COMPLETED be the last
+    event of a run even when the last model's task finalizes the run itself: its siblings may
+    have stored their results but still be sending their events.
+    """
+    key = redis_key("run-final-events", run_id)
+    pipeline = redis_client().pipeline(transaction=False)
+    pipeline.sadd(key, str(analysis_id))
+    pipeline.expire(key, settings.PROGRESS_SEQUENCE_TTL_SECONDS)
+    pipeline.scard(key)
+    _, _, count = pipeline.execute()
+    return int(count)
 
 
 def run_sequences_current(*, run_ids: list[uuid.UUID | str]) -> dict[str, int]:

@@ -23,10 +23,15 @@ from media_analysis.services.runs import (
     backoff_delay,
     run_dispatch,
     run_finalize,
+    run_finalize_if_settled,
     runs_reap,
 )
 
 logger = logging.getLogger(__name__)
+
+# The analysis is final and its final event sent (or, redelivered, was already final). Not GONE:
+# the row was deleted, or taken over by a task that will look for itself once it is done.
+_FINAL_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.FAILED, Outcome.ALREADY_FINAL})
 
 
 @shared_task(
@@ -41,22 +46,22 @@ logger = logging.getLogger(__name__)
     # Attempts are counted on the analysis row (they survive redelivery); see the service.
     max_retries=None,
 )
-def analyze_with_model(
-    self: Task, *, analysis_id: str, finalize_run_when_done: bool = False
-) -> str:
-    """Run one model on one media item.
+def analyze_with_model(self: Task, *, analysis_id: str) -> str:
+    """Run one model on one media item; the last of a run's models to finish finalizes the run.
 
     Never fails: whatever happens ends as a stored result or a stored error, so that the run's
-    chord callback always runs. `finalize_run_when_done` is set when the reaper re-sends an
-    analysis outside its chord.
+    chord callback always runs. That callback stays the guarantee that the run is settled (and
+    the reaper the guarantee behind it), also when finalizing here fails.
     """
     outcome = _execute(self, analysis_id)
     if outcome.outcome == Outcome.RETRY and outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
-    if finalize_run_when_done and outcome.run_id is not None:
+    if outcome.outcome in _FINAL_OUTCOMES and outcome.run_id is not None:
         try:
-            run_finalize(run_id=outcome.run_id)
-        except Exception:  # noqa: BLE001 - the reaper finalizes the run on its next sweep
+            run_finalize_if_settled(run_id=outcome.run_id, analysis_id=analysis_id)
+        except NotFound:
+            pass  # the media was deleted with its runs
+        except Exception:  # noqa: BLE001 - the chord callback or the reaper finalizes the run
             logger.exception("could not finalize run %s", outcome.run_id)
     return str(outcome.outcome)
 

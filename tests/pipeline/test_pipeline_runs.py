@@ -256,6 +256,39 @@ def test_no_compatible_model_fails_the_run_at_once_with_the_reason(fake_inferenc
     assert media.status == RunStatus.FAILED
 
 
+@pytest.mark.parametrize(
+    ("media_fields", "status"),
+    [
+        ({}, RunStatus.QUEUED),
+        (
+            {"media_type": MediaType.AUDIO, "extension": "wav", "mimetype": "audio/wav"},
+            RunStatus.FAILED,
+        ),
+    ],
+    ids=["queued", "no-compatible-model"],
+)
+def test_run_start_returns_the_run_and_media_exactly_as_it_stored_them(
+    fake_inference, media_fields, status
+):
+    """run_start hands back what it wrote instead of reading it back: every field must match."""
+    media = stored_media(**media_fields)
+
+    run = run_start(media=media)
+
+    stored_run = AnalysisRun.objects.get(pk=run.pk)
+    assert run.status == status
+    assert {field.attname: getattr(run, field.attname) for field in AnalysisRun._meta.fields} == {
+        field.attname: getattr(stored_run, field.attname) for field in AnalysisRun._meta.fields
+    }
+    stored_media_row = Media.objects.get(pk=media.pk)
+    assert (media.latest_run_id, media.status, media.updated_at) == (
+        stored_media_row.latest_run_id,
+        stored_media_row.status,
+        stored_media_row.updated_at,
+    )
+    assert media.latest_run.pk == run.pk
+
+
 def test_a_subset_of_models_can_be_requested(fake_inference, pipeline_worker):
     done = finished(run_start(media=stored_media(), model_names=["EFFICIENTNET-B7-V1"]))
 
@@ -651,3 +684,27 @@ def test_a_task_whose_workers_keep_dying_gives_up_instead_of_looping(
     assert analysis.error_message.startswith("Gave up after 2 attempts")
     assert analysis.error_details["kind"] == "worker_lost"
     assert fake_inference.analyze_requests() == []
+
+
+def test_analyses_sent_without_a_chord_settle_their_run_themselves(
+    fake_inference, pipeline_worker, group_recorder
+):
+    """The last model to finish finalizes its run: no chord callback is needed for the verdict
+    (the callback, when there is one, then finds the run final)."""
+    media = stored_media()
+    run = AnalysisRunFactory(media=media, run_number=1, status=RunStatus.QUEUED)
+    Media.objects.filter(pk=media.pk).update(latest_run=run, status=RunStatus.QUEUED)
+    analyses = [DeepfakeAnalysisFactory(run=run, model_name=name) for name in MODELS]
+    recorder = group_recorder(media.owner_id)
+
+    for analysis in analyses:
+        analyze_with_model.delay(analysis_id=str(analysis.pk))
+    done = finished(run, timeout=30)
+
+    assert done.status == RunStatus.ANALYZED
+    assert (done.verdict, round(done.fake_score, 3)) == (Verdict.FAKE, 0.7)
+    assert Media.objects.get(pk=media.pk).status == RunStatus.ANALYZED
+    events = wait_for(
+        lambda: (events := recorder.events()) and events[-1]["event"] == "RUN_COMPLETED" and events
+    )
+    assert [event["event"] for event in events].count("RUN_COMPLETED") == 1
