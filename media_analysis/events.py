@@ -18,6 +18,7 @@ must never fail an analysis.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import enum
 import logging
 import os
@@ -54,39 +55,66 @@ def user_group_name(user_id: uuid.UUID | str) -> str:
     return f"user.{user_id}"
 
 
-_loop_lock = threading.Lock()
-_loop_owner: tuple[int, asyncio.AbstractEventLoop] | None = None
+@dataclass(frozen=True)
+class _Publisher:
+    pid: int
+    loop: asyncio.AbstractEventLoop
+    # Sends run one at a time in the order they were handed over: asyncio's lock wakes its
+    # waiters first come, first served, and each send takes it before its first await.
+    order: asyncio.Lock
 
 
-def _publisher_loop() -> asyncio.AbstractEventLoop:
+_publisher_lock = threading.Lock()
+_publisher_current: _Publisher | None = None
+
+
+def _publisher() -> _Publisher:
     """This process's publishing event loop, running in a daemon thread.
 
     The channel layer keeps its Redis connections per event loop; one long-lived loop lets every
     event reuse them instead of connecting anew (as a fresh `async_to_sync` loop per call would).
     Created lazily and again after a fork, since threads do not survive into a worker child.
     """
-    global _loop_owner
-    with _loop_lock:
-        if _loop_owner is None or _loop_owner[0] != os.getpid():
+    global _publisher_current
+    with _publisher_lock:
+        if _publisher_current is None or _publisher_current.pid != os.getpid():
             loop = asyncio.new_event_loop()
             threading.Thread(
                 target=loop.run_forever, name="progress-publisher", daemon=True
             ).start()
-            _loop_owner = (os.getpid(), loop)
-        return _loop_owner[1]
+            _publisher_current = _Publisher(pid=os.getpid(), loop=loop, order=asyncio.Lock())
+        return _publisher_current
 
 
-async def _group_send_in_order(group: str, messages: list[dict[str, Any]]) -> None:
-    layer = get_channel_layer()
-    for message in messages:
-        await layer.group_send(group, message)
+async def _group_send_in_order(
+    group: str, messages: list[dict[str, Any]], order: asyncio.Lock
+) -> None:
+    async with order:
+        layer = get_channel_layer()
+        for message in messages:
+            await layer.group_send(group, message)
 
 
-def _group_send(group: str, messages: list[dict[str, Any]]) -> None:
-    # Waiting for the sends keeps one thread's events in the order it published them.
-    asyncio.run_coroutine_threadsafe(
-        _group_send_in_order(group, messages), _publisher_loop()
-    ).result(timeout=settings.PROGRESS_PUBLISH_TIMEOUT_SECONDS)
+def _group_send(group: str, messages: list[dict[str, Any]], *, wait: bool) -> None:
+    """Send `messages` to `group` after every send this process handed over before.
+
+    With `wait`, return once they are out (and raise if they could not be sent); without, return
+    at once and only log a failure: the caller need not wait on Redis for an event that nothing
+    after it depends on, and a later waited-for send still goes out behind it.
+    """
+    publisher = _publisher()
+    future = asyncio.run_coroutine_threadsafe(
+        _group_send_in_order(group, messages, publisher.order), publisher.loop
+    )
+    if wait:
+        future.result(timeout=settings.PROGRESS_PUBLISH_TIMEOUT_SECONDS)
+    else:
+        future.add_done_callback(_log_send_failure)
+
+
+def _log_send_failure(future: concurrent.futures.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("could not publish a progress event", exc_info=future.exception())
 
 
 def _next_sequences(run_id: uuid.UUID | str, count: int) -> range:
@@ -114,9 +142,14 @@ def events_publish(
     media_id: uuid.UUID | str,
     run_id: uuid.UUID | str,
     events: Sequence[EventSpec],
+    wait: bool = True,
 ) -> list[dict[str, Any]] | None:
     """Send several events of one run to the user's group, numbered consecutively and delivered
     in the order given; returns them, or None when they could not be sent.
+
+    Without `wait`, the events are numbered at once but sent in the background, behind what this
+    process sent before and ahead of what it sends next; a failure to send them is then only
+    logged.
 
     One sequence allocation and one hand-over to the publishing loop for the whole batch, so that
     the N queued events of a starting run cost about as much as one.
@@ -138,6 +171,7 @@ def events_publish(
         _group_send(
             user_group_name(user_id),
             [{"type": MESSAGE_TYPE, "event": payload} for payload in payloads],
+            wait=wait,
         )
     except Exception:  # noqa: BLE001 - progress is a bonus; never fail the caller over it
         names = ", ".join(str(spec.event) for spec in events)
@@ -154,13 +188,16 @@ def event_publish(
     run_id: uuid.UUID | str,
     model_name: str | None = None,
     data: dict[str, Any] | None = None,
+    wait: bool = True,
 ) -> dict[str, Any] | None:
-    """Send one event to the user's group; returns it, or None when it could not be sent."""
+    """Send one event to the user's group; returns it, or None when it could not be sent.
+    `wait` as for `events_publish`."""
     published = events_publish(
         user_id=user_id,
         media_id=media_id,
         run_id=run_id,
         events=[EventSpec(event, model_name, data or {})],
+        wait=wait,
     )
     return None if published is None else published[0]
 

@@ -445,9 +445,11 @@ def _analysis_execute_leased(*, analysis_id: uuid.UUID | str, task_id: str) -> A
 
     run = analysis.run
     _run_mark_processing(run)
+    # Not waited for: the model need not wait on Redis. The final event, which is, follows it.
     _analysis_event(
         analysis,
         ProgressEvent.ANALYSIS_STARTED,
+        wait=False,
         status=AnalysisStatus.PROCESSING,
         attempt=analysis.attempts,
     )
@@ -480,7 +482,9 @@ def _run_mark_processing(run: AnalysisRun) -> None:
         )
 
 
-def _analysis_event(analysis: DeepfakeAnalysis, event: ProgressEvent, **data: Any) -> None:
+def _analysis_event(
+    analysis: DeepfakeAnalysis, event: ProgressEvent, *, wait: bool = True, **data: Any
+) -> None:
     media = analysis.run.media
     event_publish(
         event=event,
@@ -489,6 +493,7 @@ def _analysis_event(analysis: DeepfakeAnalysis, event: ProgressEvent, **data: An
         run_id=analysis.run_id,
         model_name=analysis.model_name,
         data={"analysisId": str(analysis.pk), **data},
+        wait=wait,
     )
 
 
@@ -674,6 +679,16 @@ def _failures_summary(analyses: list[DeepfakeAnalysis]) -> str:
     return f"{len(failed)} of {len(analyses)} models failed. {reasons}"
 
 
+def _analyses_for_verdict(run_id: uuid.UUID | str) -> list[DeepfakeAnalysis]:
+    """The run's analyses with their run, in one query. The payloads (per-frame scores, up to
+    megabytes per model) play no part in the verdict and are left in the database."""
+    return list(
+        DeepfakeAnalysis.objects.filter(run_id=run_id)
+        .select_related("run")
+        .defer("result_payload", "error_details")
+    )
+
+
 def run_finalize(*, run_id: uuid.UUID | str) -> AnalysisRun:
     """Settle a run whose analyses are all final: status, verdict, agreement, finished_at.
 
@@ -682,14 +697,18 @@ def run_finalize(*, run_id: uuid.UUID | str) -> AnalysisRun:
     (a task lost with its worker, say) is left as it is: the reaper re-sends or fails those and
     finalizes the run, so it is neither closed early nor left open forever.
     """
-    run = AnalysisRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise NotFound("Run not found.")
+    analyses = _analyses_for_verdict(run_id)
+    if not analyses:
+        # A run without analyses is final already (FAILED at start), waiting for its dispatch,
+        # or gone.
+        return _run_get(run_id)
+    return _run_settle(run=analyses[0].run, analyses=analyses)
+
+
+def _run_settle(*, run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> AnalysisRun:
     if run.status not in RunStatus.active():
         return run
-    # The payloads (per-frame scores, up to megabytes per model) play no part in the verdict.
-    analyses = list(run.analyses.defer("result_payload", "error_details"))
-    if not analyses or any(a.status in OPEN_ANALYSIS_STATUSES for a in analyses):
+    if any(a.status in OPEN_ANALYSIS_STATUSES for a in analyses):
         logger.info("run %s not finalized yet: analyses still open", run.pk)
         return run
     completed = sum(1 for a in analyses if a.status == AnalysisStatus.COMPLETED)
@@ -729,12 +748,14 @@ def run_finalize_if_settled(
     are settled by the chord callback or the reaper, as are runs whose count Redis lost.
     """
     sent = run_final_event_sent(run_id=run_id, analysis_id=analysis_id)
-    counts = DeepfakeAnalysis.objects.filter(run_id=run_id).aggregate(
-        total=Count("pk"), open=Count("pk", filter=Q(status__in=OPEN_ANALYSIS_STATUSES))
-    )
-    if not counts["total"] or counts["open"] or sent < counts["total"]:
+    analyses = _analyses_for_verdict(run_id)
+    if (
+        not analyses
+        or sent < len(analyses)
+        or any(a.status in OPEN_ANALYSIS_STATUSES for a in analyses)
+    ):
         return None
-    return run_finalize(run_id=run_id)
+    return _run_settle(run=analyses[0].run, analyses=analyses)
 
 
 # --- The reaper -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -156,6 +157,38 @@ def test_events_that_cannot_be_published_never_fail_the_run(
         lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=RunStatus.final()).first()
     )
     assert done.status == RunStatus.ANALYZED
+
+
+def test_an_event_not_waited_for_still_goes_out_before_the_next_one(group_recorder, monkeypatch):
+    """`wait=False` returns before the event is sent, yet the process's next event, waited for,
+    cannot overtake it: sends leave one process in the order they were handed over."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    plain_send = layer.group_send
+    first_sent = threading.Event()
+
+    async def slow_first_send(group: str, message: dict) -> None:
+        if message["event"]["event"] == ProgressEvent.ANALYSIS_STARTED:
+            await asyncio.sleep(0.5)
+        await plain_send(group, message)
+        if message["event"]["event"] == ProgressEvent.ANALYSIS_STARTED:
+            first_sent.set()
+
+    monkeypatch.setattr(layer, "group_send", slow_first_send)
+    user_id, media_id, run_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    recorder = group_recorder(user_id)
+    ids = {"user_id": user_id, "media_id": media_id, "run_id": run_id, "model_name": "M-V1"}
+
+    started = event_publish(event=ProgressEvent.ANALYSIS_STARTED, wait=False, **ids)
+    assert started is not None and not first_sent.is_set()
+    completed = event_publish(event=ProgressEvent.ANALYSIS_COMPLETED, **ids)
+    assert first_sent.is_set()
+
+    events = wait_for(lambda: len(recorder.events()) == 2 and recorder.events())
+    assert [event["event"] for event in events] == ["ANALYSIS_STARTED", "ANALYSIS_COMPLETED"]
+    assert [event["sequence"] for event in events] == [started["sequence"], completed["sequence"]]
+    assert started["sequence"] + 1 == completed["sequence"]
 
 
 # --- The relay ------------------------------------------------------------------------------------
@@ -391,14 +424,14 @@ def test_the_run_event_waits_for_a_model_still_sending_its_result(
     late_task_id: list[str] = []
     send = events_module._group_send
 
-    def held_send(group: str, messages: list[dict]) -> None:
+    def held_send(group: str, messages: list[dict], **options: object) -> None:
         if any(
             (m["event"]["event"], m["event"]["modelName"]) == ("ANALYSIS_COMPLETED", early)
             for m in messages
         ):
             early_sending.set()
             wait_for(lambda: late_task_id and AsyncResult(late_task_id[0], app=celery_app).ready())
-        send(group, messages)
+        send(group, messages, **options)
 
     monkeypatch.setattr(events_module, "_group_send", held_send)
     fake_inference.model(late).hold_until = early_sending.is_set
