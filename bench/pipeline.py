@@ -4,8 +4,9 @@
     REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python -m bench.pipeline [--runs 30]
 
 Use a Redis database no other worker consumes from: the bench's worker takes whatever is queued
-there. It migrates the database named by DATABASE_URL (creating it when missing), starts the fake
-inference server in a process of its own and a `celery worker` subprocess (prefork), then measures:
+there. It migrates the database named by DATABASE_URL (creating it when missing) and vacuums it,
+starts the fake inference server in a process of its own and a `celery worker` subprocess
+(prefork), then measures:
 
 (a) zero model latency, three models per run:
     - orchestration overhead: one run at a time, from the run row's creation to its
@@ -100,6 +101,11 @@ def _ensure_database() -> None:
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     call_command("migrate", verbosity=0)
+    # What earlier bench runs deleted stays in the tables until a vacuum, and a PostgreSQL with
+    # autovacuum off (as on the machines here) never runs one: run after run the same queries
+    # slowed down. Every measurement starts from compacted tables and fresh statistics.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 def _start_worker(env: dict[str, str], *, concurrency: int) -> subprocess.Popen:

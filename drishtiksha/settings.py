@@ -229,7 +229,9 @@ CACHES = {
 CHANNEL_LAYER_SOCKET_TIMEOUT = env_float("CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS", 30.0)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's layer, with a group send in half the round trips (every progress event
+        # is one, and the workers wait for the final ones).
+        "BACKEND": "drishtiksha.channel_layer.ProgressChannelLayer",
         "CONFIG": {
             # The layer waits for messages with a blocking pop of up to 5 s; redis-py's asyncio
             # client times reads out at 5 s by default, which killed idle consumers under load.

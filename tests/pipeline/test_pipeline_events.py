@@ -137,7 +137,7 @@ def test_events_that_cannot_be_published_never_fail_the_run(
         closed_port = sock.getsockname()[1]
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "drishtiksha.channel_layer.ProgressChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{closed_port}/0"]},
         }
     }
