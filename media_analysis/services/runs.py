@@ -9,6 +9,8 @@
   `/analyze`, store the result or the error. Transient errors are retried with backoff; nothing
   is ever done twice, and a deleted media just makes it stop.
 - `run_finalize`: once every analysis is final, settle the run's status and verdict exactly once.
+  The last analysis task to finish calls it (`run_finalize_if_settled`); the chord callback then
+  finds the run final, and is the guarantee when that call failed.
 - `runs_reap`: the safety net for everything a chord cannot see — a worker killed mid-analysis,
   a lost message, a chord whose callback never came. It re-sends or fails analyses that nobody
   is working on and finalizes the runs they belong to.
