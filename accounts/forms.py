@@ -6,9 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 
+from accounts import services
 from accounts.models import User
+from drishtiksha.errors import AuthenticationFailed, TooManyRequests
+from drishtiksha.http import client_ip
 
 NAME_MAX_LENGTH = User._meta.get_field("first_name").max_length
 PASSWORDS_DIFFER_MESSAGE = "The two passwords do not match."
@@ -92,3 +97,28 @@ class PasswordResetRequestForm(forms.Form):
 class SetPasswordForm(RepeatedPasswordForm):
     new_password = _new_password_field("New password")
     new_password_again = _password_field("New password (again)", autocomplete="new-password")
+
+
+class ConsoleLoginForm(AdminAuthenticationForm):
+    """The admin's login form, checking credentials with `user_authenticate` like the API and the
+    login page, so that the console shares their failed-login limit instead of being a way round
+    it. `retry_after` is set when the limit refused the attempt."""
+
+    retry_after: int | None = None
+
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = services.user_authenticate(
+                    email=email, password=password, client_ip=client_ip(self.request)
+                )
+            except TooManyRequests as error:
+                self.retry_after = error.retry_after
+                raise ValidationError(error.message, code="too_many_attempts") from error
+            except AuthenticationFailed as error:
+                raise self.get_invalid_login_error() from error
+            # Right password, but not staff: the stock admin message, and no session.
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data

@@ -30,7 +30,7 @@ from accounts.throttling import PasswordResetRateThrottle, SignupRateThrottle
 from accounts.tokens import access_token_for
 from drishtiksha.api.authentication import clear_auth_cookie, set_auth_cookie
 from drishtiksha.api.throttling import ClientAddressRateThrottle
-from drishtiksha.errors import DomainError
+from drishtiksha.errors import DomainError, TooManyRequests
 from drishtiksha.forms import form_add_domain_error
 from drishtiksha.http import client_ip, public_base_url
 
@@ -83,6 +83,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as error:
             form_add_domain_error(form, error)
+            if isinstance(error, TooManyRequests):
+                # The failed-login limit: the form again, with the status and the wait.
+                response = render(
+                    request, "accounts/login.html", {"form": form, "next": next_url}, status=429
+                )
+                response["Retry-After"] = str(error.retry_after)
+                return response
         else:
             return _logged_in_redirect(request, user, next_url=next_url)
     return render(request, "accounts/login.html", {"form": form, "next": next_url})

@@ -47,6 +47,26 @@ class ConsoleAdminSite(admin.AdminSite):
 
         return update_wrapper(inner, guarded)
 
+    @property
+    def login_form(self) -> type:
+        """Credentials are checked by the accounts service, as for the API and the login page, so
+        failures here count against the same per-(address, email) limit."""
+        # Imported here: admin sites are built while apps load, before models may be imported.
+        from accounts.forms import ConsoleLoginForm
+
+        return ConsoleLoginForm
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The stock login page; once the failed-login limit is reached the right password is
+        refused too, with 429 and Retry-After as on the login page."""
+        response = super().login(request, extra_context)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        retry_after = getattr(form, "retry_after", None)
+        if retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(retry_after)
+        return response
+
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:

@@ -143,6 +143,8 @@ def test_page_and_api_share_the_login_failure_limit(browser, user):
 
     response = submit(browser, LOGIN, {"email": user.email, "password": DEFAULT_PASSWORD})
 
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
     assert "Too many failed login attempts" in response.content.decode()
     assert logged_in_as(browser) is None
 
