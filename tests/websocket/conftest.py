@@ -34,16 +34,28 @@ def session_cookie(user: User) -> bytes:
 
 @pytest.fixture
 def communicator() -> Callable[..., WebsocketCommunicator]:
-    """`communicator(path, user=..., origin=...)`: a client of `/ws/progress/`."""
+    """`communicator(path, user=..., origin=...)`: a client of `/ws/progress/`.
+
+    `host`, `scheme` ("ws" or "wss", as the server reports it) and `headers` describe the
+    handshake as it reaches the application, e.g. through a TLS-terminating proxy.
+    """
 
     def build(
-        query: str = "", *, user: User | None = None, origin: bytes | None = ORIGIN
+        query: str = "",
+        *,
+        user: User | None = None,
+        origin: bytes | None = ORIGIN,
+        host: bytes = b"testserver",
+        scheme: str = "ws",
+        headers: list[tuple[bytes, bytes]] = (),
     ) -> WebsocketCommunicator:
-        headers = [(b"host", b"testserver")]
+        sent = [(b"host", host), *headers]
         if origin is not None:
-            headers.append((b"origin", origin))
+            sent.append((b"origin", origin))
         if user is not None:
-            headers.append((b"cookie", session_cookie(user)))
-        return WebsocketCommunicator(application, f"/ws/progress/{query}", headers=headers)
+            sent.append((b"cookie", session_cookie(user)))
+        client = WebsocketCommunicator(application, f"/ws/progress/{query}", headers=sent)
+        client.scope["scheme"] = scheme
+        return client
 
     return build

@@ -67,7 +67,7 @@ def test_a_foreign_origin_is_refused_during_the_handshake(communicator):
     user = UserFactory()
 
     refused, message = first_message(communicator, user=user, origin=b"http://evil.example")
-    allowed, _ = first_message(communicator, user=user, origin=b"http://localhost")
+    allowed, _ = first_message(communicator, user=user, origin=b"http://testserver")
 
     assert not refused
     assert message["type"] == "websocket.close"
