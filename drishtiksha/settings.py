@@ -114,6 +114,7 @@ MIDDLEWARE = [
     # First, so that every response (errors included) carries the request id.
     "drishtiksha.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "drishtiksha.content_security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -122,6 +123,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Everything a page runs, loads or connects to comes from this site (see content_security.py).
+# `data:` images are the icons inside the API documentation's stylesheet; `'self'` in connect-src
+# covers the progress websocket (ws/wss to this host).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "media-src": ["'self'"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 ROOT_URLCONF = "drishtiksha.urls"
 WSGI_APPLICATION = "drishtiksha.wsgi.application"

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
@@ -52,6 +53,8 @@ def _token_response(
         data = {"user": UserSerializer(user).data, **data}
     response = ApiResponse(data, message=message, status=status)
     set_auth_cookie(response, access_token=tokens.access)
+    # A credential in the body: no browser or proxy cache may keep a copy.
+    add_never_cache_headers(response)
     return response
 
 
@@ -275,4 +278,6 @@ class WsTicketView(APIView):
             "expiresIn": issued.expires_in,
             "url": f"{PROGRESS_WEBSOCKET_PATH}?{urlencode({'ticket': issued.ticket})}",
         }
-        return ApiResponse(data, message="WebSocket ticket issued", status=201)
+        response = ApiResponse(data, message="WebSocket ticket issued", status=201)
+        add_never_cache_headers(response)
+        return response
