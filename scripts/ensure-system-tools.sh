@@ -37,8 +37,8 @@ if [ ! -f "$FONT_FILE" ]; then
     packages+=("$FONT_PACKAGE")
   elif [ ${#missing[@]} -eq 0 ] && can_apt; then
     echo "Installing $FONT_PACKAGE (Unicode fonts for PDF reports)..."
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$FONT_PACKAGE" >/dev/null \
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$FONT_PACKAGE" >/dev/null \
       || echo "Could not install $FONT_PACKAGE: PDF reports will use the built-in fonts." >&2
   elif [ ${#missing[@]} -gt 0 ]; then
     packages+=("$FONT_PACKAGE")  # optional, installed with the rest when possible
@@ -51,7 +51,7 @@ fi
 if can_apt; then
   echo "Installing ${packages[*]} (missing: ${missing[*]})..."
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${packages[@]}" >/dev/null && exit 0
+  apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${packages[@]}" >/dev/null && exit 0
   echo "apt-get could not install ${packages[*]}." >&2
 fi
 
