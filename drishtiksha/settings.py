@@ -344,6 +344,9 @@ FILE_UPLOAD_HANDLERS = ["media_analysis.uploads.StreamingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # Uploads per user (DRF rate syntax: N/second|minute|hour|day).
 API_UPLOAD_THROTTLE_RATE = env_str("API_UPLOAD_THROTTLE_RATE", "120/hour")
+# Largest image accepted, in pixels per frame (every frame of an animated image), default 50 MP.
+# Decoding takes memory in proportion to pixels, not to the file's size.
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000)
 # Width in pixels of the poster thumbnails made for videos and images.
 THUMBNAIL_WIDTH = env_int("THUMBNAIL_WIDTH", 320)
 # Longest an ffmpeg/ffprobe call on an upload may take, in seconds.

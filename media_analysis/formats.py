@@ -55,6 +55,28 @@ _FORMATS = [
 
 FORMATS_BY_EXTENSION: dict[str, Format] = {fmt.extension: fmt for fmt in _FORMATS}
 
+# The ffmpeg demuxers that may read each container, by the names ffmpeg gives them (the MP4
+# family's demuxer is "mov,mp4,m4a,3gp,3g2,mj2", matched by "mov"). ffprobe and ffmpeg are held
+# to these: a file whose content ffmpeg reads as anything else (an HLS or concat playlist behind
+# an ID3 tag, an image2 sequence) is refused before it is opened, since those demuxers read other
+# files named inside the upload, the server's own among them.
+DEMUXERS: dict[str, tuple[str, ...]] = {
+    "jpeg": ("jpeg_pipe",),
+    "png": ("png_pipe", "apng"),
+    "gif": ("gif",),
+    "webp": ("webp_pipe",),
+    "wav": ("wav",),
+    "avi": ("avi",),
+    "isobmff": ("mov",),
+    "isobmff-audio": ("mov",),
+    "quicktime": ("mov",),
+    "webm": ("matroska",),
+    "matroska": ("matroska",),
+    "ogg": ("ogg",),
+    "flac": ("flac",),
+    "mp3": ("mp3",),
+}
+
 # Storage folder per media type: stored keys look like `videos/<uuid>.mp4`.
 STORAGE_FOLDERS = {
     MediaType.VIDEO: "videos",

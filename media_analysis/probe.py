@@ -4,6 +4,16 @@ Both run on a local path: the upload is on disk already, and the management comm
 files. A file ffprobe cannot read, or from which no frame can be decoded, is refused as unreadable;
 an audio file holding a video track, or a video file holding only sound, is refused as not matching
 its extension.
+
+Both read the upload and nothing else. ffmpeg's demuxer is chosen from the content, and some
+demuxers open other files that the content names (HLS and concat playlists, image2 sequences): a
+107-byte ".mp3" holding an ID3 tag and a playlist made ffprobe read the server's own files. So
+ffmpeg may use only the demuxers the file's signature implies (`formats.DEMUXERS`) and only the
+`file` protocol; content read as any other format is refused with 415 before anything it names is
+opened, so the answer is the same whether a named path exists or not.
+
+Images above `MAX_IMAGE_PIXELS` in any frame are refused: decoding one takes memory in proportion
+to its pixels, whatever the size of the file (a 250 KB PNG can hold 16000 × 16000 pixels).
 """
 
 from __future__ import annotations
@@ -19,12 +29,20 @@ from django.conf import settings
 
 from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
 from media_analysis.choices import MediaType
+from media_analysis.formats import DEMUXERS, SIGNATURE_BYTES, sniff_container
+from media_analysis.image_frames import gif_frame_extents
 
 logger = logging.getLogger(__name__)
 
 # Where in a video the poster frame is taken: a little way in, since first frames are often black.
 POSTER_POSITION_FRACTION = 0.1
 POSTER_MAX_OFFSET_SECONDS = 1.0
+# What ffmpeg says when the content would need a demuxer outside the allowed ones.
+NOT_ON_WHITELIST = "Format not on whitelist"
+IMAGE_SEQUENCE = "image2"
+# What makes image2 read a numbered or globbed series of files instead of the one named.
+SEQUENCE_PATTERN_CHARACTERS = "%*?[]{}"
+MEGAPIXEL = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +50,7 @@ class ProbeResult:
     metadata: dict = field(default_factory=dict)
     has_audio: bool = False
     duration: float | None = None
+    demuxer: str = ""
 
 
 def _number(value) -> float | None:
@@ -69,16 +88,70 @@ def _unreadable(reason: str) -> ValidationFailed:
     )
 
 
-def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
-    """Run ffprobe and keep what the product shows: format, first picture and audio streams."""
+def allowed_demuxers(path: Path) -> tuple[str, ...]:
+    """The ffmpeg demuxers that may read this file, from its signature."""
+    with path.open("rb") as handle:
+        container = sniff_container(handle.read(SIGNATURE_BYTES))
+    if container is None:
+        raise _unreadable("its content is not a media format Drishtiksha accepts.")
+    return DEMUXERS[container]
+
+
+def _refused_format() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        "The file's content is not the media format its first bytes claim: ffmpeg would read it "
+        "as another format (such as a playlist or an image sequence, which name other files), "
+        "and those are refused.",
+        field_errors={"media": "Extension does not match content."},
+    )
+
+
+def _pixel_limit_check(path: Path, picture: dict, demuxer: str) -> None:
+    """Refuse an image with a frame above `MAX_IMAGE_PIXELS` (every frame of a GIF is walked)."""
+    extents = [(_integer(picture.get("width")) or 0, _integer(picture.get("height")) or 0)]
+    if demuxer == "gif":
+        extents.extend(gif_frame_extents(path))
+    width, height = max(extents, key=lambda extent: extent[0] * extent[1])
+    limit = settings.MAX_IMAGE_PIXELS
+    if width * height > limit:
+        message = (
+            f"The image is too large: a frame of {width} × {height} pixels "
+            f"({width * height / MEGAPIXEL:.1f} megapixels); the limit is "
+            f"{limit / MEGAPIXEL:g} megapixels per frame."
+        )
+        raise ValidationFailed(message, field_errors={"media": message})
+
+
+def _ffprobe(path: Path, **options: str) -> dict:
     try:
-        info = ffmpeg.probe(str(path), v="error")
+        return ffmpeg.probe(str(path), v="error", protocol_whitelist="file", **options)
     except ffmpeg.Error as exc:
         detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
         logger.info("ffprobe refused %s: %s", path.name, detail[-1:] or "no output")
+        if any(NOT_ON_WHITELIST in line for line in detail):
+            raise _refused_format() from exc
         raise _unreadable("it is damaged, truncated or not a media file.") from exc
     except (OSError, ValueError) as exc:
         raise _unreadable("ffprobe could not process it.") from exc
+
+
+def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
+    """Run ffprobe and keep what the product shows: format, first picture and audio streams."""
+    demuxers = allowed_demuxers(path)
+    # ffprobe names what the content is; any demuxer but the allowed ones stops it there. A
+    # picture whose file name ends like one may be taken for a one-image image2 "sequence",
+    # harmless for a name without pattern characters (uploads have such names); it is then
+    # read again as what it is.
+    single_name = not any(character in path.name for character in SEQUENCE_PATTERN_CHARACTERS)
+    sequence_detectable = media_type == MediaType.IMAGE and single_name
+    detectable = (*demuxers, IMAGE_SEQUENCE) if sequence_detectable else demuxers
+    info = _ffprobe(path, format_whitelist=",".join(detectable))
+    demuxer = ((info.get("format") or {}).get("format_name") or "").split(",")[0]
+    if demuxer == IMAGE_SEQUENCE:
+        demuxer = demuxers[0]
+        info = _ffprobe(path, f=demuxer)
+    if demuxer not in demuxers:  # the whitelist already holds ffprobe to these
+        raise _refused_format()
 
     streams = info.get("streams") or []
     fmt = info.get("format") or {}
@@ -107,6 +180,8 @@ def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
         )
     if media_type == MediaType.AUDIO and audio is None:
         raise _unreadable("it has no audio stream.")
+    if media_type == MediaType.IMAGE:
+        _pixel_limit_check(path, picture, demuxer)
 
     duration = _number(fmt.get("duration"))
     metadata: dict = {
@@ -139,7 +214,9 @@ def probe_media(path: Path, *, media_type: MediaType) -> ProbeResult:
             "channels": _integer(audio.get("channels")),
             "bitRate": _integer(audio.get("bit_rate")),
         }
-    return ProbeResult(metadata=metadata, has_audio=audio is not None, duration=duration)
+    return ProbeResult(
+        metadata=metadata, has_audio=audio is not None, duration=duration, demuxer=demuxer
+    )
 
 
 def make_poster(
@@ -152,7 +229,13 @@ def make_poster(
     width = settings.THUMBNAIL_WIDTH
     stream = (
         # Seeking a single-frame input (a JPEG) yields no frame at all, so only videos seek.
-        ffmpeg.input(str(source), **({"ss": offset} if offset else {}))
+        # Read as the probe read it: the demuxer the signature implies, local files only.
+        ffmpeg.input(
+            str(source),
+            f=allowed_demuxers(source)[0],
+            protocol_whitelist="file",
+            **({"ss": offset} if offset else {}),
+        )
         .filter("scale", f"min({width},iw)", -2)
         .output(str(target), vframes=1, format="image2", vcodec="mjpeg", update=1)
         .global_args("-v", "error", "-nostdin")
