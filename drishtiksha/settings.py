@@ -234,6 +234,8 @@ EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
 REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "drishtiksha")
 REDIS_HEALTH_TIMEOUT_SECONDS = env_float("REDIS_HEALTH_TIMEOUT_SECONDS", 2.0)
+# While Redis does not answer, requests that need it answer 503 with this Retry-After.
+OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 10)
 
 CACHES = {
     "default": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -16,6 +18,13 @@ from drishtiksha.api.exceptions import (
 from drishtiksha.api.responses import error_envelope
 from drishtiksha.http import is_api_request
 from drishtiksha.middleware import current_request_id
+from drishtiksha.outages import (
+    OUTAGE_MESSAGE,
+    is_service_outage,
+    log_outage,
+    outage_page,
+    retry_after_seconds,
+)
 
 
 def _api_error(request: HttpRequest, *, status: int, message: str) -> JsonResponse:
@@ -52,6 +61,15 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, so it is still the one in flight.
+    exception = sys.exc_info()[1]
+    if is_service_outage(exception):
+        log_outage(request, exception)
+        if is_api_request(request):
+            response = _api_error(request, status=503, message=OUTAGE_MESSAGE)
+            response["Retry-After"] = str(retry_after_seconds())
+            return response
+        return outage_page(request)
     if is_api_request(request):
         return _api_error(request, status=500, message=UNEXPECTED_MESSAGE)
     return defaults.server_error(request)

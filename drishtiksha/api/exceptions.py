@@ -20,6 +20,7 @@ from drishtiksha.api.casing import camelize
 from drishtiksha.api.responses import ErrorResponse
 from drishtiksha.errors import DomainError
 from drishtiksha.middleware import current_request_id
+from drishtiksha.outages import OUTAGE_MESSAGE, is_service_outage, log_outage, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return ErrorResponse(status=400, message=MALFORMED_REQUEST_MESSAGE, request_id=request_id)
     if isinstance(exc, drf.APIException):
         return _api_exception_response(exc, request_id=request_id)
+    if is_service_outage(exc):
+        log_outage(request, exc)
+        return outage_response(request_id=request_id)
 
     logger.exception("Unhandled exception in an API view (request id %s)", request_id)
     return ErrorResponse(status=500, message=UNEXPECTED_MESSAGE, request_id=request_id)
+
+
+def outage_response(*, request_id: str | None) -> Response:
+    return ErrorResponse(
+        status=503,
+        message=OUTAGE_MESSAGE,
+        request_id=request_id,
+        headers={"Retry-After": str(retry_after_seconds())},
+    )
 
 
 def _api_exception_response(exc: drf.APIException, *, request_id: str | None) -> Response:
