@@ -2,9 +2,9 @@
 
 Request flow for ``POST /analyze``: API key and correlation id (middleware, before the body
 is read) -> media type from the extension (415) -> model selection (422) -> upload streamed
-to a temporary file (400 if empty) -> detector in a worker thread, at most
-``max_concurrent_analyses`` at once, so ``/ping`` and ``/stats`` stay responsive -> JSON
-answer; the temporary file is always deleted.
+to a file in the server's upload directory (400 if empty) -> detector in a worker thread, at
+most ``max_concurrent_analyses`` at once, so ``/ping`` and ``/stats`` stay responsive -> JSON
+answer; the file is always deleted. Content that is no container the server reads is a 415.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -21,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import anyio
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -34,11 +32,17 @@ from mlserver import __version__
 from mlserver.analysis import run_analysis
 from mlserver.config import Settings
 from mlserver.detectors import AnalysisContext, Detector
-from mlserver.errors import InferenceError, MediaProcessingError, ModelSelectionError
+from mlserver.errors import (
+    InferenceError,
+    MediaProcessingError,
+    ModelSelectionError,
+    UnsupportedContainerError,
+)
 from mlserver.events import ProgressReporter, RedisPublisher
 from mlserver.media import MediaFile, media_type_for_filename
 from mlserver.registry import ModelRegistry
 from mlserver.system_info import device_info, system_info
+from mlserver.uploads import prepare_upload_dir, store_upload
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +51,6 @@ PROJECT_NAME = "Drishtiksha CPU reference inference server"
 PUBLIC_PATHS = frozenset({"/", "/ping"})
 CORRELATION_HEADER = "X-Correlation-ID"
 API_KEY_HEADER = "X-API-Key"
-UPLOAD_CHUNK_BYTES = 1024 * 1024
-UPLOAD_PREFIX = "mlserver-upload-"
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,10 @@ def create_app(
 
     ``detectors`` replaces the built-in detectors (``settings.active_models`` is then
     ignored); it exists so tests can exercise failure paths with a detector of their own.
+    Uploads left in ``settings.temp_dir`` by a server that was killed are removed here.
     """
     settings = settings or Settings.from_env()
+    prepare_upload_dir(settings.temp_dir)
     registry = (
         ModelRegistry(detectors)
         if detectors is not None
@@ -265,7 +269,12 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(422, str(exc)) from exc
 
         path, size = await run_in_threadpool(
-            _store_upload, media.file, Path(filename).suffix.lower()
+            functools.partial(
+                store_upload,
+                media.file,
+                directory=state.settings.temp_dir,
+                suffix=Path(filename).suffix.lower(),
+            )
         )
         try:
             if size == 0:
@@ -286,6 +295,15 @@ def _add_routes(app: FastAPI) -> None:
                 correlation_id,
             )
             data = await anyio.to_thread.run_sync(job, limiter=state.limiter)
+        except UnsupportedContainerError as exc:
+            raise HTTPException(
+                415,
+                {
+                    "error": "Unsupported Media Type",
+                    "message": f"Media could not be processed. Reason: {exc}",
+                    "correlation_id": correlation_id,
+                },
+            ) from exc
         except MediaProcessingError as exc:
             raise HTTPException(
                 422,
@@ -314,19 +332,3 @@ def _add_routes(app: FastAPI) -> None:
             "timestamp": datetime.now(UTC).replace(tzinfo=None).isoformat(),
             "data": data,
         }
-
-
-def _store_upload(source: IO[bytes], suffix: str) -> tuple[Path, int]:
-    """Copy the upload to a named temporary file in fixed-size chunks; return path and size.
-
-    Detectors need a path (ffmpeg, the C2PA reader) with the original extension (the C2PA
-    reader and ffmpeg's demuxer probing use it).
-    """
-    source.seek(0)
-    with tempfile.NamedTemporaryFile(prefix=UPLOAD_PREFIX, suffix=suffix, delete=False) as target:
-        try:
-            shutil.copyfileobj(source, target, UPLOAD_CHUNK_BYTES)
-        except BaseException:
-            Path(target.name).unlink(missing_ok=True)
-            raise
-        return Path(target.name), target.tell()

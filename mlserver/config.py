@@ -7,11 +7,15 @@ against coverage without touching code. Defaults suit a small CPU machine.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 DEFAULT_API_KEY = "dev-ml-key"
+# The server's own folder under the system temporary directory (``TMPDIR``, else ``/tmp``).
+DEFAULT_TEMP_DIR = Path(tempfile.gettempdir()) / "drishtiksha-mlserver"
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,9 @@ class Settings:
     temporal_frame_width: int = 480
     # Audio beyond this duration is not decoded (the result says so).
     audio_max_seconds: float = 600.0
-    # Images above this many pixels are refused with a media-processing error.
-    max_image_pixels: int = 100_000_000
+    # Images above this many pixels (in any frame) are refused with a media-processing error.
+    # Pillow refuses more than twice its own limit (about 179 MP) whatever this says.
+    max_image_pixels: int = 50_000_000
     # Analyses running at once; more requests wait for a slot instead of thrashing the CPU.
     max_concurrent_analyses: int = 2
     # Wall-clock limit for one ffmpeg/ffprobe process.
@@ -44,6 +49,8 @@ class Settings:
     # Connect/read timeout for Redis publishes, so a dead Redis cannot stall an analysis.
     redis_timeout_seconds: float = 2.0
     log_level: str = "info"
+    # Where uploads are stored while they are analysed; stale ones are removed at start-up.
+    temp_dir: Path = DEFAULT_TEMP_DIR
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +98,10 @@ def _port(raw: str) -> int:
     return value
 
 
+def _absolute_path(raw: str) -> Path:
+    return Path(raw).expanduser().absolute()
+
+
 def _name_list(raw: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in raw.split(",") if name.strip())
     if not names:
@@ -114,4 +125,5 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MLSERVER_FFMPEG_TIMEOUT_SECONDS": ("ffmpeg_timeout_seconds", _positive_float),
     "MLSERVER_REDIS_TIMEOUT_SECONDS": ("redis_timeout_seconds", _positive_float),
     "MLSERVER_LOG_LEVEL": ("log_level", str.lower),
+    "MLSERVER_TEMP_DIR": ("temp_dir", _absolute_path),
 }

@@ -11,6 +11,16 @@ class MediaProcessingError(Exception):
     """
 
 
+class UnsupportedContainerError(MediaProcessingError):
+    """The file's content is not a container this server reads (415).
+
+    Raised before any decoder runs when the first bytes match no accepted format, and when
+    ffprobe names a format outside the accepted set. Playlists and concat lists (which would
+    make ffmpeg open other files on the server) are refused this way, with an answer that does
+    not depend on what they point at.
+    """
+
+
 class ModelSelectionError(Exception):
     """The requested model is unknown, inactive, or does not accept this media type (422)."""
 

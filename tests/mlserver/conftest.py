@@ -144,9 +144,9 @@ def save_jpeg(path: Path, picture: np.ndarray, quality: int, **options: object) 
 
 
 @pytest.fixture
-def server_settings() -> Settings:
+def server_settings(tmp_path: Path) -> Settings:
     """Server settings for in-process apps (named so as not to shadow pytest-django's)."""
-    return Settings(api_key=TEST_API_KEY, max_sampled_frames=16)
+    return Settings(api_key=TEST_API_KEY, max_sampled_frames=16, temp_dir=tmp_path / "uploads")
 
 
 @pytest.fixture

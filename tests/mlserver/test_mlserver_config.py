@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from mlserver.config import DEFAULT_API_KEY, Settings
@@ -14,6 +17,8 @@ def test_defaults_without_environment() -> None:
     assert settings.active_models is None
     assert settings.redis_url is None
     assert settings.progress_channel == "media-progress-events"
+    assert settings.max_image_pixels == 50_000_000
+    assert settings.temp_dir == Path(tempfile.gettempdir()) / "drishtiksha-mlserver"
 
 
 def test_environment_overrides_defaults() -> None:
@@ -27,6 +32,8 @@ def test_environment_overrides_defaults() -> None:
             "MEDIA_PROGRESS_CHANNEL_NAME": "media-progress-channel",
             "MLSERVER_MAX_SAMPLED_FRAMES": "12",
             "MLSERVER_AUDIO_MAX_SECONDS": "30.5",
+            "MLSERVER_MAX_IMAGE_PIXELS": "1000000",
+            "MLSERVER_TEMP_DIR": "/srv/mlserver-uploads",
         }
     )
     assert settings.api_key == "secret"
@@ -36,6 +43,8 @@ def test_environment_overrides_defaults() -> None:
     assert settings.progress_channel == "media-progress-channel"
     assert settings.max_sampled_frames == 12
     assert settings.audio_max_seconds == 30.5
+    assert settings.max_image_pixels == 1_000_000
+    assert settings.temp_dir == Path("/srv/mlserver-uploads")
 
 
 def test_redis_url_falls_back_to_the_shared_variable() -> None:

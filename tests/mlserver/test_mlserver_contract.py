@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import tempfile
 import threading
 import uuid
 from datetime import datetime
@@ -15,11 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 import mlserver.app
-from mlserver.app import UPLOAD_PREFIX, create_app
+from mlserver.app import create_app
 from mlserver.config import Settings
 from mlserver.detectors import AnalysisContext, Detector, DetectorResult
 from mlserver.media import MediaFile, MediaType
 from mlserver.system_info import BYTES_PER_GIB, cpu_model_name
+from mlserver.uploads import UPLOAD_PREFIX
 
 PROTECTED_GETS = ["/stats", "/models", "/device", "/system", "/config"]
 ALL_MODELS = {
@@ -361,23 +361,30 @@ def test_no_active_model_for_the_media_type_is_422(auth, voice_wav: Path) -> Non
     }
 
 
+# Signatures that make a file claim a container, so the damage after them is a decoder's
+# business (422); images are checked by Pillow, which needs no such prefix.
+MP4_SIGNATURE = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41"
+WAV_SIGNATURE = b"RIFF\x24\x08\x00\x00WAVE"
+GARBAGE = b"\x00\x01garbage that no decoder accepts" * 64
+
+
 @pytest.mark.parametrize(
-    ("filename", "model"),
+    ("filename", "model", "signature"),
     [
-        ("broken.jpg", "ELA-JPEG-V1"),
-        ("broken.png", "FREQUENCY-SPECTRUM-V1"),
-        ("broken.png", "PROVENANCE-METADATA-V1"),
-        ("broken.mp4", "TEMPORAL-CONSISTENCY-V1"),
-        ("broken.mp4", "FREQUENCY-SPECTRUM-V1"),
-        ("broken.mp4", "PROVENANCE-METADATA-V1"),
-        ("broken.wav", "AUDIO-SPECTRUM-V1"),
+        ("broken.jpg", "ELA-JPEG-V1", b""),
+        ("broken.png", "FREQUENCY-SPECTRUM-V1", b""),
+        ("broken.png", "PROVENANCE-METADATA-V1", b""),
+        ("broken.mp4", "TEMPORAL-CONSISTENCY-V1", MP4_SIGNATURE),
+        ("broken.mp4", "FREQUENCY-SPECTRUM-V1", MP4_SIGNATURE),
+        ("broken.mp4", "PROVENANCE-METADATA-V1", MP4_SIGNATURE),
+        ("broken.wav", "AUDIO-SPECTRUM-V1", WAV_SIGNATURE),
     ],
 )
 def test_corrupt_media_is_a_422_media_processing_error(
-    ml_client: TestClient, auth, tmp_path: Path, filename: str, model: str
+    ml_client: TestClient, auth, tmp_path: Path, filename: str, model: str, signature: bytes
 ) -> None:
     corrupt = tmp_path / filename
-    corrupt.write_bytes(b"\x00\x01garbage that no decoder accepts" * 64)
+    corrupt.write_bytes(signature + GARBAGE)
     response = upload(ml_client, {**auth, "X-Correlation-ID": "corrupt-1"}, corrupt, model=model)
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
@@ -385,6 +392,30 @@ def test_corrupt_media_is_a_422_media_processing_error(
     assert detail["message"].startswith("Media could not be processed. Reason: ")
     assert detail["correlation_id"] == "corrupt-1"
     assert "Traceback" not in response.text
+    assert str(tmp_path) not in response.text
+
+
+@pytest.mark.parametrize(
+    ("filename", "model"),
+    [
+        ("unknown.mp4", "TEMPORAL-CONSISTENCY-V1"),
+        ("unknown.mp4", "PROVENANCE-METADATA-V1"),
+        ("unknown.wav", "AUDIO-SPECTRUM-V1"),
+    ],
+)
+def test_content_of_no_accepted_container_is_a_415(
+    ml_client: TestClient, auth, tmp_path: Path, filename: str, model: str
+) -> None:
+    unknown = tmp_path / filename
+    unknown.write_bytes(GARBAGE)
+    response = upload(ml_client, {**auth, "X-Correlation-ID": "unknown-1"}, unknown, model=model)
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == {
+        "error": "Unsupported Media Type",
+        "message": "Media could not be processed. Reason: the file's content is not an audio, "
+        "video or image format this server reads",
+        "correlation_id": "unknown-1",
+    }
 
 
 def test_ela_refuses_a_png_with_a_media_processing_error(
@@ -467,12 +498,11 @@ class RecordingDetector(Detector):
 
 
 def test_upload_is_stored_with_its_extension_and_always_deleted(
-    auth, pink_png: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    auth, pink_png: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     RecordingDetector.seen.clear()
     detectors = [RecordingDetector(), CrashingDetector()]
-    app = create_app(Settings(api_key=auth["X-API-Key"]), detectors=detectors)
+    app = create_app(Settings(api_key=auth["X-API-Key"], temp_dir=tmp_path), detectors=detectors)
     with TestClient(app, raise_server_exceptions=False) as client:
         assert upload(client, auth, pink_png, model="RECORDING-V1").status_code == 200
         assert upload(client, auth, pink_png, model="CRASHING-V1").status_code == 500

@@ -119,7 +119,8 @@ def test_unprocessable_media_publishes_analysis_failed(
     events_client: TestClient, auth, subscription, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(b"not a video at all" * 32)
+    # An MP4 signature, so the file is a damaged MP4 rather than no container at all (415).
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41" + b"not a video" * 32)
     response = post(
         events_client, auth, broken, model="TEMPORAL-CONSISTENCY-V1", mediaId="m", userId="u"
     )
