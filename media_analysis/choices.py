@@ -37,11 +37,14 @@ class AnalysisStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     PROCESSING = "PROCESSING", "Processing"
     COMPLETED = "COMPLETED", "Completed"
+    # The model looked and found nothing it can judge by (no metadata, a format it cannot read):
+    # its own outcome, neither a prediction nor a failure, and left out of the verdict.
+    ABSTAINED = "ABSTAINED", "No evidence"
     FAILED = "FAILED", "Failed"
 
     @classmethod
     def final(cls) -> tuple[str, ...]:
-        return (cls.COMPLETED, cls.FAILED)
+        return (cls.COMPLETED, cls.ABSTAINED, cls.FAILED)
 
 
 class Prediction(models.TextChoices):

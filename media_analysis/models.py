@@ -71,6 +71,10 @@ class AnalysisRun(models.Model):
     agreement = models.FloatField(
         null=True, blank=True, help_text="Share of completed analyses agreeing with the verdict."
     )
+    # Why the verdict is what it is, in plain words (e.g. why it is INCONCLUSIVE), and what each
+    # model contributed (weight, calibrated probability, measured reliability or "unvalidated").
+    verdict_reason = models.TextField(blank=True)
+    verdict_details = models.JSONField(default=dict, blank=True)
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -109,6 +113,9 @@ class DeepfakeAnalysis(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     status = models.CharField(
         max_length=12, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
+    )
+    abstain_reason = models.TextField(
+        blank=True, help_text="Why the model found no evidence to judge by (status ABSTAINED)."
     )
     error_message = models.TextField(blank=True)
     error_details = models.JSONField(default=dict, blank=True)
