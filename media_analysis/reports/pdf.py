@@ -50,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
+from media_analysis.labels import field_label
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.reports import charts
 from media_analysis.reports.fonts import report_fonts
@@ -372,7 +373,7 @@ def _flatten(value: object, key: str, depth: int) -> Iterator[tuple[str, str]]:
         for child_key, child in value.items():
             yield from _flatten(child, f"{key}.{child_key}" if key else str(child_key), depth + 1)
     else:
-        yield key or "value", describe_value(value)
+        yield (field_label(key) if key else "Value"), describe_value(value)
 
 
 def flatten(data: object, *, prefix: str = "") -> tuple[list[tuple[str, str]], bool]:

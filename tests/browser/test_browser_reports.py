@@ -79,7 +79,7 @@ def test_audio_and_image_reports_draw_their_figures(reports, asgi_server, browse
     page.goto(f"{asgi_server}/analyses/{reports['audio']}/")
     assert page.evaluate("() => document.getElementById('spectrogram').height") == 128
     assert page.evaluate(PAINTED_PIXELS, "spectrogram") > PAINTED_SHARE
-    assert page.get_by_text("silence_ratio", exact=True).is_visible()
+    assert page.get_by_text("Share of silence", exact=True).is_visible()
     screenshot(page, "model-report-audio")
 
     page.goto(f"{asgi_server}/analyses/{reports['image']}/")

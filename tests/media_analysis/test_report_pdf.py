@@ -170,7 +170,7 @@ def test_failed_model_shows_its_error_attempts_and_details(video_run):
 
     failure = text[text.index(f"{FAILED_MODEL} Status Failed") :]
     assert "Failure Error Media could not be processed." in failure
-    assert "details.correlationId c0ffee" in failure
+    assert "Details › Correlation ID c0ffee" in failure
 
 
 ELA_DESCRIPTION = (
@@ -253,9 +253,9 @@ def test_model_details_show_fake_probability_and_statistics_over_every_frame(vid
     assert f"{suspicious} of {FRAMES} ({suspicious / FRAMES * 100:.1f}%)" in section
     assert f"Standard deviation {std:.4g}" in section
     assert f"Highest score {max(scores):.4g}" in section
-    # Free-form metrics are printed generically, long lists summarised.
-    assert "rolling_average_scores 300 values: min" in section
-    assert f"suspicious_frames_count {suspicious}" in section
+    # Free-form metrics are printed under human labels, long lists summarised.
+    assert "Rolling average of the fake scores 300 values: min" in section
+    assert f"Suspicious frames {suspicious}" in section
 
 
 def _operators(pdf: bytes) -> list[tuple[str, Counter]]:
@@ -333,9 +333,9 @@ def test_audio_run_reports_pitch_energy_spectral_and_spectrogram_shape():
     assert "Likely authentic" in text and "Risk level Low" in text
     assert "Duration 2 s" in text
     assert "16,000 Hz" in text and "1 (mono)" in text
-    assert "pitch.mean_pitch_hz 150.5" in text
-    assert "energy.rms_energy 0.04" in text
-    assert "spectral.spectral_centroid 1,830.2" in text
+    assert "Pitch › Mean pitch (Hz) 150.5" in text
+    assert "Energy › Loudness (RMS energy) 0.04" in text
+    assert "Spectral › Spectral centroid (Hz) 1,830.2" in text
     assert "Spectrogram data 256 \u00d7 60 matrix" in text
     assert "Spectrogram data 1-D series of 7 values" in text
     assert "energy.silence_ratio is -0.2, outside the valid range 0-1" in text
@@ -434,8 +434,8 @@ def test_missing_metadata_and_malformed_payload_values_render_as_not_available()
     assert "No stream metadata was recorded for this file." in text
     assert "Duration Not available" in text
     assert "Scores 1" in text  # only the one usable frame score counts
-    assert "nested.deeper.value 1.235" in text
-    assert "empty (empty list)" in text and "flag yes" in text
+    assert "Nested › Deeper › Value 1.235" in text
+    assert "Empty (empty list)" in text and "Flag yes" in text
     assert "Spectrogram data None reported" in text
     assert "Dimensions Not available" in text
 

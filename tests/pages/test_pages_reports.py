@@ -108,7 +108,8 @@ def test_video_model_page_shows_charts_metrics_environment_and_raw_result(
     assert charts["video"]["histogram"]["labels"][0] == "0–10 %"
     for canvas in ("frames-chart", "heat-strip", "histogram-chart"):
         assert f'id="{canvas}"' in html
-    assert "<dt>final_average_score</dt>" in html
+    # Payload keys are shown as words, never raw.
+    assert "<dt>Average fake score</dt>" in html and "final_average_score" not in html
     assert "<dt>Model that answered</dt><dd>SIGLIP-LSTM-V4</dd>" in html
     assert "<dt>Detector</dt><dd>Fake SIGLIP-LSTM-V4</dd>" in html
     assert "&quot;frame_predictions&quot;: [" in html
@@ -188,7 +189,7 @@ def test_audio_model_page_shows_figures_and_a_spectrogram(browser, owner, infere
     assert spectrogram["kind"] == "matrix"
     assert spectrogram["sourceShape"] == [256, 60]
     assert len(spectrogram["rows"]) == 128 and len(spectrogram["rows"][0]) == 60
-    assert "<dt>mean_pitch_hz</dt>" in html and "<dt>silence_ratio</dt>" in html
+    assert "<dt>Mean pitch (Hz)</dt>" in html and "<dt>Share of silence</dt>" in html
     assert 'id="spectrogram"' in html
 
 
