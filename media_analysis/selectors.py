@@ -62,11 +62,16 @@ def media_filters_parse(
             f"Unknown ordering {ordering!r}; use one of {allowed}, optionally prefixed with '-'.",
             field_errors={"ordering": f"Must be one of {allowed}, optionally prefixed with '-'."},
         )
+    search = (search or "").strip()
+    if "\x00" in search:
+        # No stored text can hold NUL (PostgreSQL refuses it outright), so nothing would match.
+        message = "The search text cannot contain NUL characters."
+        raise ValidationFailed(message, field_errors={"search": message})
     return MediaFilters(
         media_type=_choice(media_type, MediaType, "mediaType"),
         status=_choice(status, RunStatus, "status"),
         verdict=_choice(verdict, Verdict, "verdict"),
-        search=(search or "").strip(),
+        search=search,
         ordering=ordering,
     )
 

@@ -131,6 +131,10 @@ def test_interactive_docs_use_local_assets_only():
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
-    assert "/api/schema/" in html
     assert "http://" not in html and "https://" not in html
+    # No inline script (the content policy forbids it): the set-up script is a file of its own.
+    assert "<script>" not in html
+    script = Client().get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert "/api/schema/" in script.content.decode()
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")

@@ -117,6 +117,21 @@ def test_list_filters_search_and_ordering(owner, owner_client):
     assert ids("ordering=-filename") == [str(video.pk), str(audio.pk)]
 
 
+def test_a_search_holding_a_nul_character_is_400_on_the_api_and_the_dashboard(
+    owner, owner_client, client
+):
+    api = owner_client.get("/api/v1/media?search=a%00b")
+    client.force_login(owner)
+    page = client.get("/?search=a%00b")
+
+    assert api.status_code == 400
+    assert api.json()["errors"] == [
+        {"field": "search", "message": "The search text cannot contain NUL characters."}
+    ]
+    assert page.status_code in (200, 400)
+    assert "NUL characters" in page.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
