@@ -51,7 +51,9 @@ def test_a_page_over_another_scheme_is_refused(communicator, user):
 
 def test_default_ports_are_the_same_origin_written_or_not(communicator, user):
     assert opens(communicator, user, host=b"testserver", origin=b"http://testserver:80")
-    assert opens(communicator, user, host=b"testserver:443", scheme="wss", origin=b"https://testserver")
+    assert opens(
+        communicator, user, host=b"testserver:443", scheme="wss", origin=b"https://testserver"
+    )
     assert not opens(communicator, user, host=b"testserver:443", origin=b"http://testserver")
 
 
