@@ -117,7 +117,8 @@ def run_chart_data(*, run: AnalysisRun) -> dict[str, Any]:
                 {
                     "model": analysis.model_name,
                     "seconds": _rounded(seconds),
-                    "failed": not completed,
+                    # An abstention ("no evidence") took its time too, and did not fail.
+                    "failed": analysis.status == AnalysisStatus.FAILED,
                 }
             )
     return {"timeline": timeline, "confidence": confidence, "processingTime": processing}

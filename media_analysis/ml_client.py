@@ -5,6 +5,10 @@ that one request can be followed across both services. Failures are classified o
 `PermanentInferenceError` when retrying the same (file, model) cannot help (4xx, an answer that is
 not a result), `TransientInferenceError` when it may (connection refused, timeout, 5xx, 503,
 an unreadable body).
+
+A 200 answer is either a result (a prediction and its confidence) or an abstention ("no evidence":
+`data.abstained` true with a `reason`), this project's extension of the contract
+(`docs/inference-contract.md`). An abstention is an answer, not a failure: it is never retried.
 """
 
 from __future__ import annotations
@@ -86,17 +90,29 @@ class InferenceTimeoutError(TransientInferenceError):
     """
 
 
+# Shown when a server abstains without saying why.
+UNEXPLAINED_ABSTENTION = "The model found nothing to judge this file by and gave no reason."
+
+
 @dataclass(frozen=True)
 class AnalysisResult:
-    """A validated `/analyze` answer: the promoted columns plus the whole `data` payload."""
+    """A validated `/analyze` answer: the promoted columns plus the whole `data` payload.
+
+    An abstention has no prediction and no confidence, and says why in `abstain_reason`.
+    """
 
     model_used: str
-    prediction: Prediction
-    confidence: float
+    prediction: Prediction | None
+    confidence: float | None
     processing_time: float | None
     media_type: MediaType | None
     data: dict[str, Any]
     correlation_id: str
+    abstain_reason: str = ""
+
+    @property
+    def abstained(self) -> bool:
+        return bool(self.abstain_reason)
 
 
 def storable_json(value: Any) -> Any:
@@ -245,20 +261,27 @@ def stats_fetch() -> dict[str, Any]:
     return body
 
 
-def upload_filename(*, media: Media) -> str:
-    """The multipart filename: the media id plus an extension the server can type the file by.
+def upload_extension(*, media: Media) -> str:
+    """The extension the file is sent with (lower-case, no dot; "" when there is none).
 
-    The extension comes from the stored key (which the ingest service chose from the validated
-    format) or the stored MIME type, never from the name the user uploaded.
+    It comes from the stored key (which the ingest service chose from the validated format) or the
+    stored MIME type, never from the name the user uploaded. Discovery matches it against a
+    model's accepted formats, so a model is offered exactly the files it will be sent.
     """
-    extension = PurePosixPath(media.file.name or "").suffix.lower()
+    extension = PurePosixPath(media.file.name or "").suffix
     if not extension:
         extension = mimetypes.guess_extension(media.mimetype or "") or ""
+    return extension.lower().lstrip(".")
+
+
+def upload_filename(*, media: Media) -> str:
+    """The multipart filename: the media id plus an extension the server can type the file by."""
+    extension = upload_extension(media=media)
     if not extension:
         raise PermanentInferenceError(
             "The stored file has no extension the inference server could recognise."
         )
-    return f"{media.id}{extension}"
+    return f"{media.id}.{extension}"
 
 
 @contextmanager
@@ -318,22 +341,38 @@ def _result_from_body(
     data = body.get("data")
     if not isinstance(data, dict):
         raise invalid("no data")
+    processing_time = _number(data.get("processing_time"))
+    if processing_time is not None and processing_time < 0:
+        processing_time = None
+    model_used = body.get("model_used")
+    model_used = model_used if isinstance(model_used, str) and model_used else requested_model
+    media_type = _PAYLOAD_MEDIA_TYPES.get(str(data.get("media_type", "")).lower())
+    if data.get("abstained") is True:
+        reason = data.get("reason")
+        return AnalysisResult(
+            model_used=model_used,
+            prediction=None,
+            confidence=None,
+            processing_time=processing_time,
+            media_type=media_type,
+            data=storable_json(data),
+            correlation_id=correlation_id,
+            abstain_reason=storable_json(reason.strip())
+            if isinstance(reason, str) and reason.strip()
+            else UNEXPLAINED_ABSTENTION,
+        )
     prediction = data.get("prediction")
     if prediction not in Prediction.values:
         raise invalid(f"prediction {prediction!r} is neither REAL nor FAKE")
     confidence = _number(data.get("confidence"))
     if confidence is None or not 0.0 <= confidence <= 1.0:
         raise invalid(f"confidence {data.get('confidence')!r} is not between 0 and 1")
-    processing_time = _number(data.get("processing_time"))
-    if processing_time is not None and processing_time < 0:
-        processing_time = None
-    model_used = body.get("model_used")
     return AnalysisResult(
-        model_used=model_used if isinstance(model_used, str) and model_used else requested_model,
+        model_used=model_used,
         prediction=Prediction(prediction),
         confidence=confidence,
         processing_time=processing_time,
-        media_type=_PAYLOAD_MEDIA_TYPES.get(str(data.get("media_type", "")).lower()),
+        media_type=media_type,
         data=storable_json(data),
         correlation_id=correlation_id,
     )

@@ -25,6 +25,7 @@ def analysis_to_dict(*, analysis: DeepfakeAnalysis) -> dict[str, Any]:
         "status": analysis.status,
         "prediction": analysis.prediction,
         "confidence": analysis.confidence,
+        "abstainReason": analysis.abstain_reason,
         "processingTime": analysis.processing_time,
         "mediaType": analysis.media_type,
         "errorMessage": analysis.error_message,

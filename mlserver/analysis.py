@@ -1,7 +1,9 @@
 """Running one detector on one file and shaping the contract's result.
 
 The common result fields are added here, once, so every detector answers alike: prediction
-and confidence from the fake probability, processing time measured around the detector.
+and confidence from the fake probability, processing time measured around the detector. An
+abstaining detector gets this server's "no evidence" answer instead: ``abstained`` true, its
+``reason``, and a null prediction and confidence (``docs/inference-contract.md``, Extensions).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import logging
 import time
 from typing import Any
 
-from mlserver.detectors import AnalysisContext, Detector
+from mlserver.detectors import AnalysisContext, Detector, DetectorResult
 from mlserver.errors import InferenceError, MediaProcessingError
-from mlserver.events import EventType
+from mlserver.events import EventType, ProgressReporter
 from mlserver.media import MediaFile
 from mlserver.registry import ModelRegistry
 from mlserver.scoring import rounded, verdict
@@ -61,9 +63,11 @@ def run_analysis(
         reporter.emit(EventType.ANALYSIS_FAILED, "Analysis failed", details={"error": summary})
         raise InferenceError(summary) from exc
     elapsed = time.perf_counter() - started
+    registry.record_inference(detector.name)
+    if result.abstained:
+        return _abstention_data(detector, media, result, elapsed, correlation_id, reporter)
 
     prediction, confidence = verdict(result.fake_probability)
-    registry.record_inference(detector.name)
     data: dict[str, Any] = {
         "prediction": prediction,
         "confidence": rounded(confidence),
@@ -88,6 +92,44 @@ def run_analysis(
         prediction,
         confidence,
         elapsed,
+        correlation_id,
+    )
+    return data
+
+
+def _abstention_data(
+    detector: Detector,
+    media: MediaFile,
+    result: DetectorResult,
+    elapsed: float,
+    correlation_id: str,
+    reporter: ProgressReporter,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        **result.payload,
+        "abstained": True,
+        "reason": result.abstain_reason,
+        "prediction": None,
+        "confidence": None,
+        "processing_time": rounded(elapsed),
+        "note": result.note,
+        "media_type": result.media_type.value,
+    }
+    reporter.emit(
+        EventType.ANALYSIS_COMPLETE,
+        f"No evidence: {result.abstain_reason}",
+        details={
+            "abstained": True,
+            "reason": result.abstain_reason,
+            "processing_time": data["processing_time"],
+        },
+    )
+    logger.info(
+        "%s on %s: abstained in %.2f s (%s) [correlation_id=%s]",
+        detector.name,
+        media.filename,
+        elapsed,
+        result.abstain_reason,
         correlation_id,
     )
     return data

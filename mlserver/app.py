@@ -4,7 +4,8 @@ Request flow for ``POST /analyze``: API key and correlation id (middleware, befo
 is read) -> media type from the extension (415) -> model selection (422) -> upload streamed
 to a file in the server's upload directory (400 if empty) -> detector in a worker thread, at
 most ``max_concurrent_analyses`` at once, so ``/ping`` and ``/stats`` stay responsive -> JSON
-answer; the file is always deleted. Content that is no container the server reads is a 415.
+answer (a result, or an abstention: "no evidence"); the file is always deleted. Content that is
+no container the server reads is a 415.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from mlserver.errors import (
     UnsupportedContainerError,
 )
 from mlserver.events import ProgressReporter, RedisPublisher
-from mlserver.media import MediaFile, media_type_for_filename
+from mlserver.media import MediaFile, extension_of, media_type_for_filename
 from mlserver.registry import ModelRegistry
 from mlserver.system_info import device_info, system_info
 from mlserver.uploads import prepare_upload_dir, store_upload
@@ -264,7 +265,7 @@ def _add_routes(app: FastAPI) -> None:
         if media_type is None:
             raise HTTPException(415, f"Could not determine media type for file '{filename}'.")
         try:
-            detector = state.registry.select(model, media_type)
+            detector = state.registry.select(model, media_type, extension_of(filename))
         except ModelSelectionError as exc:
             raise HTTPException(422, str(exc)) from exc
 

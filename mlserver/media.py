@@ -22,7 +22,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -84,6 +84,17 @@ _EXTENSIONS: dict[str, MediaType] = {
 }
 
 
+def extension_of(filename: str) -> str:
+    """The filename's lower-case extension without the dot ("" when it has none)."""
+    return Path(filename).suffix.lower().lstrip(".")
+
+
+def extensions_for(media_types: Iterable[MediaType]) -> set[str]:
+    """Every extension this server reads as one of ``media_types``."""
+    wanted = set(media_types)
+    return {extension for extension, kind in _EXTENSIONS.items() if kind in wanted}
+
+
 def media_type_for_filename(filename: str) -> MediaType | None:
     """Decide the media type from the filename's extension, as the contract requires.
 
@@ -91,8 +102,7 @@ def media_type_for_filename(filename: str) -> MediaType | None:
     the content is not sniffed here; a file whose content disagrees fails later with a
     media-processing error.
     """
-    suffix = Path(filename).suffix.lower().lstrip(".")
-    return _EXTENSIONS.get(suffix)
+    return _EXTENSIONS.get(extension_of(filename))
 
 
 # (offset, signature, ffmpeg demuxer); the first match wins. With the RIFF, IFF, MPEG-TS and

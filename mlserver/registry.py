@@ -61,8 +61,12 @@ class ModelRegistry:
     def detectors(self) -> list[Detector]:
         return list(self._detectors.values())
 
-    def select(self, requested: str | None, media_type: MediaType) -> Detector:
-        """The detector to run, with the contract's 422 messages when there is none."""
+    def select(self, requested: str | None, media_type: MediaType, extension: str) -> Detector:
+        """The detector to run, with the contract's 422 messages when there is none.
+
+        A detector is chosen only for a file whose extension it declares in
+        ``accepted_formats``: it is refused before the upload is stored, not after.
+        """
         label = media_type.value.upper()
         if requested:
             detector = self._detectors.get(requested)
@@ -74,8 +78,15 @@ class ModelRegistry:
                 raise ModelSelectionError(
                     f"Model '{requested}' does not support media of type '{label}'."
                 )
+            if not detector.reads(extension):
+                raise ModelSelectionError(
+                    f"Model '{requested}' does not read '.{extension}' files; it reads "
+                    f"{', '.join(detector.formats())}."
+                )
             return detector
-        candidates = [d for d in self._detectors.values() if d.supports(media_type)]
+        candidates = [
+            d for d in self._detectors.values() if d.supports(media_type) and d.reads(extension)
+        ]
         if not candidates:
             raise ModelSelectionError(
                 f"No active models found that support media of type '{label}'."
@@ -88,7 +99,11 @@ class ModelRegistry:
             self._inference_counts[name] += 1
 
     def models_info(self) -> list[dict[str, Any]]:
-        """The contract's ``models_info`` entries (note the camelCase media flags)."""
+        """The contract's ``models_info`` entries (note the camelCase media flags).
+
+        ``accepted_formats`` is this server's extension of the contract: the extensions each
+        detector reads, so that a client never offers it a file it would refuse.
+        """
         with self._lock:
             counts = dict(self._inference_counts)
         load_times = self._load_times
@@ -105,6 +120,7 @@ class ModelRegistry:
                 "isVideo": detector.is_video,
                 "isImage": detector.is_image,
                 "isMultiModal": detector.is_multimodal,
+                "accepted_formats": detector.formats(),
                 "memory_usage_mb": None,
                 "load_time": round(load_times[name], 4) if name in load_times else None,
                 "inference_count": counts[name],

@@ -44,7 +44,7 @@ from media_analysis import ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.discovery import stats_cache_key
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
-from media_analysis.services.runs import OPEN_ANALYSIS_STATUSES
+from media_analysis.services.runs import ANSWERED_ANALYSIS_STATUSES, OPEN_ANALYSIS_STATUSES
 from monitoring.models import ServerHealth
 
 # The 95th percentile, by its definition.
@@ -214,7 +214,8 @@ def queue_status_get() -> QueueStatus:
     for name, count in _count_by_queue(reserved).items():
         delayed_by_queue[name] += count
     finished = DeepfakeAnalysis.objects.filter(finished_at__gte=recent_window_start()).aggregate(
-        completed=Count("pk", filter=Q(status=AnalysisStatus.COMPLETED)),
+        # A job that ended in "no evidence" did its work: completed, not failed.
+        completed=Count("pk", filter=Q(status__in=ANSWERED_ANALYSIS_STATUSES)),
         failed=Count("pk", filter=Q(status=AnalysisStatus.FAILED)),
     )
     return QueueStatus(
@@ -256,7 +257,7 @@ INCONSISTENCY_DESCRIPTIONS = {
         "The run is still open although every one of its analyses is final."
     ),
     InconsistencyKind.RUN_STATUS_MISMATCH: (
-        "The run's status does not match how many of its analyses completed or failed."
+        "The run's status does not match how many of its analyses answered or failed."
     ),
     InconsistencyKind.MEDIA_STATUS_MISMATCH: (
         "The media's status differs from the status of its latest run."
@@ -280,10 +281,11 @@ class StatusInconsistency:
 
 
 def _status_from_counts() -> Case:
-    """The status `run_finalize` gives a run with these counts (all analyses final)."""
+    """The status `run_finalize` gives a run with these counts (all analyses final); an
+    abstention ("no evidence") is an answer, as there."""
     return Case(
-        When(completed_count=F("analyses_count"), then=Value(RunStatus.ANALYZED)),
-        When(completed_count__gt=0, then=Value(RunStatus.PARTIALLY_ANALYZED)),
+        When(answered_count=F("analyses_count"), then=Value(RunStatus.ANALYZED)),
+        When(answered_count__gt=0, then=Value(RunStatus.PARTIALLY_ANALYZED)),
         default=Value(RunStatus.FAILED),
         output_field=CharField(),
     )
@@ -300,7 +302,9 @@ def run_inconsistencies_list() -> list[StatusInconsistency]:
         AnalysisRun.objects.annotate(
             analyses_count=Count("analyses"),
             open_count=Count("analyses", filter=Q(analyses__status__in=OPEN_ANALYSIS_STATUSES)),
-            completed_count=Count("analyses", filter=Q(analyses__status=AnalysisStatus.COMPLETED)),
+            answered_count=Count(
+                "analyses", filter=Q(analyses__status__in=ANSWERED_ANALYSIS_STATUSES)
+            ),
         )
         .annotate(expected_status=_status_from_counts())
         .filter(

@@ -73,17 +73,20 @@ PROBABILITY_CEILING = 0.9
 class ErrorLevelDetector(Detector):
     name = "ELA-JPEG-V1"
     is_image = True
+    # Error levels are only meaningful for JPEG quantisation.
+    accepted_formats = frozenset({"jpg", "jpeg"})
     description = (
-        "Heuristic baseline, not a trained deepfake model; JPEG images only (other formats are "
-        "refused with a media processing error, because error levels are only meaningful for "
-        "JPEG quantisation). Error-level analysis: the luminance plane is re-encoded a few "
-        "quality steps below the file's own quality (estimated from its quantisation table) "
-        "and the absolute difference is averaged over a 32x32 grid, returned as heatmap_scores "
-        "(1.0 = the cell with the highest error level). Because error levels grow with "
-        "texture, each cell's error is compared with what its texture predicts (a robust "
-        "log-log line fitted over all cells); the statistic is the mean robust z-score of the "
-        "2 % most unexplained cells, mapped to a fake probability by a logistic curve (even at "
-        "4, scale 0.75) bounded to 0.30-0.90. Untouched JPEGs score about 2; a region pasted "
+        "Heuristic baseline, not a trained deepfake model; JPEG images only (it declares the "
+        "formats jpg and jpeg, so other images are never offered to it, and a file that is not a "
+        "JPEG inside is refused with a media processing error, because error levels are only "
+        "meaningful for JPEG quantisation). Error-level analysis: the luminance plane is "
+        "re-encoded a few quality steps below the file's own quality (estimated from its "
+        "quantisation table) and the absolute difference is averaged over a 32x32 grid, returned "
+        "as heatmap_scores (1.0 = the cell with the highest error level). Because error levels "
+        "grow with texture, each cell's error is compared with what its texture predicts (a "
+        "robust log-log line fitted over all cells); the statistic is the mean robust z-score of "
+        "the 2 % most unexplained cells, mapped to a fake probability by a logistic curve (even "
+        "at 4, scale 0.75) bounded to 0.30-0.90. Untouched JPEGs score about 2; a region pasted "
         "from another source and saved once scores 5 or more. Known failure modes: it detects "
         "local editing, not synthesis (a fully generated JPEG is uniform and passes); very "
         "low-quality files, files re-saved many times and resized images flatten all error "

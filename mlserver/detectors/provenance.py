@@ -4,8 +4,9 @@ Generators and editing tools increasingly declare synthetic content: C2PA manife
 (read with the ``c2pa-python`` SDK), the IPTC ``DigitalSourceType`` vocabulary in XMP or in
 C2PA actions, generation parameters in PNG text chunks (Stable Diffusion web UIs, ComfyUI,
 InvokeAI), and generator names in software/encoder fields (EXIF, XMP CreatorTool, container
-tags). A declaration is strong evidence; its absence is weak evidence of nothing, because
-metadata is stripped by most uploads and re-encodes.
+tags). A declaration is strong evidence; its absence is evidence of nothing, because
+metadata is stripped by most uploads and re-encodes: without a declaration either way the
+detector abstains ("no evidence") rather than guess.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ GENERATOR_NAME_PROBABILITY = 0.93
 # A declared camera capture (IPTC/C2PA digitalCapture) leans towards authentic, but the
 # declaration can be written by anyone unless the C2PA signature is trusted.
 DECLARED_CAPTURE_PROBABILITY = 0.3
-# Nothing found: metadata is routinely stripped, so this is barely better than a coin toss.
-NO_EVIDENCE_PROBABILITY = 0.45
+# Findings above this lean synthetic, findings below it lean captured.
+SYNTHETIC_BOUNDARY = 0.5
 
 # IPTC NewsCodes digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/).
 SOURCE_TYPE_PROBABILITIES = {
@@ -134,10 +135,14 @@ _EXIF_COMMENT_PREFIX_BYTES = 8
 
 @dataclass(frozen=True)
 class Evidence:
-    """One finding: a human-readable description and the fake probability it supports."""
+    """One finding: a human-readable description and the fake probability it supports.
+
+    ``None`` for a declaration that leans neither way (an IPTC source type outside the
+    vocabulary above): listed in the metrics, but no reason to give a probability.
+    """
 
     description: str
-    fake_probability: float
+    fake_probability: float | None
 
 
 class ProvenanceDetector(Detector):
@@ -154,11 +159,11 @@ class ProvenanceDetector(Detector):
         "InvokeAI), and generator names in software and encoder fields (EXIF, XMP CreatorTool, "
         "ffprobe container tags). A declaration of AI generation (trainedAlgorithmicMedia) "
         "gives a fake probability of 0.98, generation parameters 0.97, a generator name 0.93, "
-        "a declared synthetic composite 0.92; a declared camera capture gives 0.30 and no "
-        "finding 0.45 (REAL with low confidence). Known failure modes: metadata is stripped by "
-        "most uploads, screenshots and re-encodes, so a missing declaration proves nothing; "
-        "metadata can be forged or copied, and only a C2PA signature from a trusted issuer "
-        "makes a declaration reliable (the validation state is reported)."
+        "a declared synthetic composite 0.92, a declared camera capture 0.30. With no "
+        "declaration either way it abstains (no evidence, no prediction): metadata is stripped "
+        "by most uploads, screenshots and re-encodes, so a missing declaration proves nothing. "
+        "Known failure modes: metadata can be forged or copied, and only a C2PA signature from "
+        "a trusted issuer makes a declaration reliable (the validation state is reported)."
     )
 
     def analyze(self, media: MediaFile, context: AnalysisContext) -> DetectorResult:
@@ -190,11 +195,18 @@ class ProvenanceDetector(Detector):
         metrics["declared_software"] = software[:MAX_LISTED_FIELDS]
 
         probability = _combined_probability(evidence)
+        payload = _payload(media.media_type, metrics, dimensions, info)
+        if probability is None:
+            return DetectorResult.abstention(
+                _abstain_reason(fields_examined=len(fields), neutral_findings=len(evidence)),
+                media_type=media.media_type,
+                payload=payload,
+            )
         return DetectorResult(
             fake_probability=probability,
             note=_note(evidence, probability),
             media_type=media.media_type,
-            payload=_payload(media.media_type, metrics, dimensions, info),
+            payload=payload,
         )
 
 
@@ -267,12 +279,10 @@ def _scan_file(path: Path) -> _ScanResult:
 
 
 def _source_type_evidence(source_type: str, where: str) -> Evidence:
-    probability = SOURCE_TYPE_PROBABILITIES.get(source_type)
-    if probability is None:
-        return Evidence(
-            f"{where} declares IPTC digital source type '{source_type}'", NO_EVIDENCE_PROBABILITY
-        )
-    return Evidence(f"{where} declares IPTC digital source type '{source_type}'", probability)
+    return Evidence(
+        f"{where} declares IPTC digital source type '{source_type}'",
+        SOURCE_TYPE_PROBABILITIES.get(source_type),
+    )
 
 
 def _claim_generators(manifest: dict[str, Any]) -> list[str]:
@@ -416,13 +426,25 @@ def _text_field_evidence(fields: list[tuple[str, str, str]]) -> list[Evidence]:
     return findings
 
 
-def _combined_probability(evidence: list[Evidence]) -> float:
-    """The strongest synthetic finding wins; otherwise a capture declaration; otherwise neutral."""
-    probabilities = [item.fake_probability for item in evidence]
-    synthetic = [p for p in probabilities if p > NO_EVIDENCE_PROBABILITY]
+def _combined_probability(evidence: list[Evidence]) -> float | None:
+    """The strongest synthetic finding wins; otherwise a capture declaration; otherwise None."""
+    probabilities = [p for item in evidence if (p := item.fake_probability) is not None]
+    synthetic = [p for p in probabilities if p > SYNTHETIC_BOUNDARY]
     if synthetic:
         return max(synthetic)
-    return min(probabilities, default=NO_EVIDENCE_PROBABILITY)
+    return min(probabilities, default=None)
+
+
+def _abstain_reason(*, fields_examined: int, neutral_findings: int) -> str:
+    checked = "C2PA, XMP, EXIF, PNG text, encoder tags"
+    if not fields_examined and not neutral_findings:
+        found = f"no provenance metadata found ({checked})"
+    else:
+        found = (
+            f"no declaration of synthetic or captured origin found ({checked}; "
+            f"{fields_examined} metadata field{'s' if fields_examined != 1 else ''} read)"
+        )
+    return f"{found}; metadata is usually stripped on upload, so its absence says nothing"
 
 
 def _is_producer_key(key: str) -> bool:
@@ -434,9 +456,13 @@ def _generator_names(text: str) -> list[str]:
 
 
 def _deduplicated(evidence: list[Evidence]) -> list[Evidence]:
-    """Strongest first, each description once."""
+    """Strongest first (neutral declarations last), each description once."""
     unique = {item.description: item for item in evidence}
-    return sorted(unique.values(), key=lambda item: item.fake_probability, reverse=True)
+    return sorted(unique.values(), key=_strength, reverse=True)
+
+
+def _strength(item: Evidence) -> float:
+    return -1.0 if item.fake_probability is None else item.fake_probability
 
 
 def _as_text(value: object) -> str:
@@ -447,16 +473,11 @@ def _as_text(value: object) -> str:
 
 
 def _note(evidence: list[Evidence], probability: float) -> str:
-    if probability == NO_EVIDENCE_PROBABILITY:
-        return (
-            "No declaration of synthetic or captured origin found (checked C2PA, IPTC/XMP, EXIF, "
-            "PNG text chunks and container tags). Metadata is easily stripped, so its absence "
-            "says little about authenticity."
-        )
+    leaning = [item for item in evidence if item.fake_probability is not None]
     decisive = (
-        evidence[0]
-        if probability > NO_EVIDENCE_PROBABILITY
-        else min(evidence, key=lambda item: item.fake_probability)
+        leaning[0]
+        if probability > SYNTHETIC_BOUNDARY
+        else min(leaning, key=lambda item: item.fake_probability)
     )
     others = len(evidence) - 1
     suffix = (
@@ -464,7 +485,7 @@ def _note(evidence: list[Evidence], probability: float) -> str:
         if others
         else ""
     )
-    if probability > NO_EVIDENCE_PROBABILITY:
+    if probability > SYNTHETIC_BOUNDARY:
         return f"Declared synthetic origin: {decisive.description}{suffix}."
     return (
         f"Declared capture origin: {decisive.description}{suffix}. "

@@ -11,7 +11,7 @@ import { ProgressSocket } from "./progress-socket.js";
 const vocabulary = readJson("vocabulary");
 const activeRunStatuses = new Set(vocabulary.runActive);
 // Statuses only move forward; a late event can never undo a later one.
-const ANALYSIS_RANK = { PENDING: 0, PROCESSING: 1, COMPLETED: 2, FAILED: 2 };
+const ANALYSIS_RANK = { PENDING: 0, PROCESSING: 1, COMPLETED: 2, ABSTAINED: 2, FAILED: 2 };
 const RUN_RANK = { QUEUED: 0, PROCESSING: 1, ANALYZED: 2, PARTIALLY_ANALYZED: 2, FAILED: 2 };
 
 function runPanel(runId) {
@@ -119,7 +119,13 @@ function onEvent(event) {
       break;
     }
     case "ANALYSIS_COMPLETED":
-      if (setAnalysisStatus(panel, event.modelName, "COMPLETED")) {
+      // A model that found no evidence also completes, with status ABSTAINED and its reason.
+      if (data.status === "ABSTAINED") {
+        if (setAnalysisStatus(panel, event.modelName, "ABSTAINED")) {
+          const reason = data.abstainReason ? ` (${data.abstainReason})` : "";
+          announce(`${event.modelName}: ${label.ABSTAINED}${reason}.`);
+        }
+      } else if (setAnalysisStatus(panel, event.modelName, "COMPLETED")) {
         const prediction = vocabulary.prediction[data.prediction] ?? "";
         announce(`${event.modelName}: ${label.COMPLETED}${prediction ? `, ${prediction}` : ""}.`);
       }

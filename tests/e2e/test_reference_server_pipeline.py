@@ -131,6 +131,37 @@ def test_image_runs_the_image_detectors(reference_server, pipeline_worker, media
     assert names == {"PROVENANCE-METADATA-V1", "ELA-JPEG-V1", "FREQUENCY-SPECTRUM-V1"}
     failures = {
         a.model_name: a.error_message
-        for a in media.latest_run.analyses.exclude(status=AnalysisStatus.COMPLETED)
+        for a in media.latest_run.analyses.filter(status=AnalysisStatus.FAILED)
     }
     assert failures == {}
+
+
+def test_a_png_gets_no_ela_and_no_metadata_is_no_evidence(
+    reference_server, pipeline_worker, media_file
+):
+    client = APIClient()
+    client.force_authenticate(UserFactory())
+    media_id = _upload(client, media_file("drawing.png", size="256x192"))
+
+    wait_for(
+        lambda: Media.objects.get(pk=media_id).status in RunStatus.final(),
+        timeout=ANALYSIS_SECONDS,
+    )
+
+    detail = client.get(f"/api/v1/media/{media_id}").json()["data"]
+    analyses = {a["modelName"]: a for a in detail["analyses"]}
+    # The reference server declares ELA for jpg/jpeg only: a PNG is never offered to it.
+    assert set(analyses) == {"PROVENANCE-METADATA-V1", "FREQUENCY-SPECTRUM-V1"}
+    assert detail["status"] == RunStatus.ANALYZED
+    provenance = analyses["PROVENANCE-METADATA-V1"]
+    assert provenance["status"] == AnalysisStatus.ABSTAINED
+    assert provenance["abstainReason"].startswith("no provenance metadata found")
+    assert (provenance["prediction"], provenance["confidence"]) == (None, None)
+    spectrum = analyses["FREQUENCY-SPECTRUM-V1"]
+    assert spectrum["status"] == AnalysisStatus.COMPLETED
+    # The verdict comes from the one model that judged the file.
+    latest = detail["latestRun"]
+    expected = (
+        spectrum["confidence"] if spectrum["prediction"] == "FAKE" else 1 - spectrum["confidence"]
+    )
+    assert latest["fakeScore"] == pytest.approx(expected)

@@ -121,7 +121,8 @@ def test_stats_match_the_contract_and_the_machine(ml_client: TestClient, auth, c
     }
     assert flags == ALL_MODELS
     for model in stats["models_info"]:
-        assert set(model) == set(contract.stats["models_info"][0])
+        # `accepted_formats` is this server's extension of the contract.
+        assert set(model) == set(contract.stats["models_info"][0]) | {"accepted_formats"}
         assert model["loaded"] is True and model["device"] == "cpu"
         assert "heuristic baseline, not a trained deepfake model" in model["description"].lower()
     assert stats["active_models_count"] == stats["total_models_count"] == len(ALL_MODELS)
@@ -255,9 +256,14 @@ METADATA_ONLY_AUDIO_SECTIONS = ("pitch", "energy", "spectral", "visualization")
 
 
 def test_provenance_video_answer_matches_the_contract(
-    ml_client: TestClient, auth, contract, smooth_video: Path
+    ml_client: TestClient, auth, contract, media_tools, smooth_video: Path, tmp_path: Path
 ) -> None:
-    response = upload(ml_client, auth, smooth_video, model="PROVENANCE-METADATA-V1")
+    tagged = tmp_path / "tagged.mp4"
+    media_tools.run_ffmpeg(
+        "-i", str(smooth_video), "-c", "copy",
+        "-metadata", "comment=Generated with Runway Gen-3", str(tagged),
+    )  # fmt: skip
+    response = upload(ml_client, auth, tagged, model="PROVENANCE-METADATA-V1")
     assert response.status_code == 200, response.text
     contract.check(response.json(), contract.analyze)
     data = response.json()["data"]
@@ -270,9 +276,13 @@ def test_provenance_video_answer_matches_the_contract(
 
 
 def test_provenance_audio_answer_matches_the_contract(
-    ml_client: TestClient, auth, contract, voice_wav: Path
+    ml_client: TestClient, auth, contract, media_tools, voice_wav: Path, tmp_path: Path
 ) -> None:
-    response = upload(ml_client, auth, voice_wav, model="PROVENANCE-METADATA-V1")
+    tagged = tmp_path / "tagged.wav"
+    media_tools.run_ffmpeg(
+        "-i", str(voice_wav), "-metadata", "encoded_by=ElevenLabs", "-c", "copy", str(tagged)
+    )
+    response = upload(ml_client, auth, tagged, model="PROVENANCE-METADATA-V1")
     assert response.status_code == 200, response.text
     contract.check(response.json(), contract.analyze)
     data = response.json()["data"]
@@ -419,11 +429,95 @@ def test_content_of_no_accepted_container_is_a_415(
 
 
 def test_ela_refuses_a_png_with_a_media_processing_error(
+    ml_client: TestClient, auth, pink_png: Path, tmp_path: Path
+) -> None:
+    disguised = tmp_path / "disguised.jpg"
+    disguised.write_bytes(pink_png.read_bytes())
+    response = upload(ml_client, auth, disguised, model="ELA-JPEG-V1")
+    assert response.status_code == 422
+    assert "needs a JPEG image" in response.json()["detail"]["message"]
+
+
+# --- Extensions: accepted formats and abstention ------------------------------------------
+
+
+def test_models_declare_the_formats_they_read(ml_client: TestClient, auth) -> None:
+    listed = {m["name"]: m for m in ml_client.get("/models", headers=auth).json()["models"]}
+    stats = {m["name"]: m for m in ml_client.get("/stats", headers=auth).json()["models_info"]}
+    assert stats["ELA-JPEG-V1"]["accepted_formats"] == ["jpeg", "jpg"]
+    assert listed["ELA-JPEG-V1"]["accepted_formats"] == ["jpeg", "jpg"]
+    # The others read every format of their media types that the server reads.
+    assert {"jpg", "png", "webp", "gif"} <= set(stats["FREQUENCY-SPECTRUM-V1"]["accepted_formats"])
+    assert {"mp4", "mov", "webm"} <= set(stats["TEMPORAL-CONSISTENCY-V1"]["accepted_formats"])
+    assert "png" not in stats["TEMPORAL-CONSISTENCY-V1"]["accepted_formats"]
+    # Multimodal: audio files and the audio track of videos.
+    assert {"wav", "mp3", "mp4"} <= set(stats["AUDIO-SPECTRUM-V1"]["accepted_formats"])
+    assert {"wav", "mp4", "png"} <= set(stats["PROVENANCE-METADATA-V1"]["accepted_formats"])
+    for model in stats.values():
+        formats = model["accepted_formats"]
+        assert formats == sorted(formats) and all(f == f.lower() for f in formats)
+
+
+def test_a_model_is_refused_a_format_it_does_not_declare(
     ml_client: TestClient, auth, pink_png: Path
 ) -> None:
     response = upload(ml_client, auth, pink_png, model="ELA-JPEG-V1")
     assert response.status_code == 422
-    assert "needs a JPEG image" in response.json()["detail"]["message"]
+    assert response.json() == {
+        "detail": "Model 'ELA-JPEG-V1' does not read '.png' files; it reads jpeg, jpg."
+    }
+
+
+def test_a_png_without_a_chosen_model_never_gets_ela(auth, pink_png: Path) -> None:
+    settings = Settings(
+        api_key=auth["X-API-Key"], active_models=("ELA-JPEG-V1", "FREQUENCY-SPECTRUM-V1")
+    )
+    with TestClient(create_app(settings)) as client:
+        response = upload(client, auth, pink_png)
+    assert response.status_code == 200, response.text
+    assert response.json()["model_used"] == "FREQUENCY-SPECTRUM-V1"
+
+
+ABSTENTION_EXAMPLE = {
+    "abstained": True,
+    "reason": "x",
+    "prediction": None,
+    "confidence": None,
+    "processing_time": 0.1,
+    "note": None,
+    "media_type": "image",
+}
+
+
+@pytest.mark.parametrize("fixture", ["pink_png", "pink_jpeg", "voice_wav", "smooth_video"])
+def test_provenance_without_any_declaration_abstains(
+    ml_client: TestClient, auth, contract, request, fixture: str
+) -> None:
+    path = request.getfixturevalue(fixture)
+    response = upload(ml_client, auth, path, model="PROVENANCE-METADATA-V1")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    contract.check(body, contract.analyze)
+    data = body["data"]
+    contract.check(data, ABSTENTION_EXAMPLE)
+    assert data["abstained"] is True
+    assert data["prediction"] is None and data["confidence"] is None
+    assert "metadata is usually stripped on upload, so its absence says nothing" in data["reason"]
+    assert data["processing_time"] > 0
+    assert data["metrics"]["evidence"] == []
+
+
+def test_an_abstention_counts_as_an_inference_and_is_announced(
+    ml_client: TestClient, auth, pink_png: Path
+) -> None:
+    def count() -> int:
+        models = ml_client.get("/stats", headers=auth).json()["models_info"]
+        return next(m for m in models if m["name"] == "PROVENANCE-METADATA-V1")["inference_count"]
+
+    before = count()
+    response = upload(ml_client, auth, pink_png, model="PROVENANCE-METADATA-V1")
+    assert response.json()["data"]["abstained"] is True
+    assert count() == before + 1
 
 
 def test_missing_media_field_is_fastapis_422(ml_client: TestClient, auth) -> None:

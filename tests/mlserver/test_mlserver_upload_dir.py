@@ -120,9 +120,10 @@ def test_every_request_removes_its_upload_whatever_the_answer(
     with running_server(upload_dir) as (url, _):
         answers = [
             post(url, pink_jpeg.name, pink_jpeg.read_bytes(), model="ELA-JPEG-V1"),
-            post(url, pink_png.name, pink_png.read_bytes(), model="ELA-JPEG-V1"),
+            # A PNG named .jpg: stored, then refused by the detector.
+            post(url, "disguised.jpg", pink_png.read_bytes(), model="ELA-JPEG-V1"),
             post(url, "clip.mp4", b"no container at all", model="TEMPORAL-CONSISTENCY-V1"),
-            post(url, "empty.png", b"", model="ELA-JPEG-V1"),
+            post(url, "empty.png", b"", model="FREQUENCY-SPECTRUM-V1"),
         ]
         assert [answer.status_code for answer in answers] == [200, 422, 415, 400]
         assert uploads_in(upload_dir) == []

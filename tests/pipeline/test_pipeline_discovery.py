@@ -42,7 +42,50 @@ def model(**flags: bool) -> InferenceModel:
     ],
 )
 def test_compatibility_rules(candidate, media_type, has_audio, compatible):
-    assert candidate.can_analyse(media_type=media_type, has_audio=has_audio) is compatible
+    assert (
+        candidate.can_analyse(media_type=media_type, has_audio=has_audio, extension="mp4")
+        is compatible
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "extension", "compatible"),
+    [
+        (None, "png", True),
+        (frozenset({"jpg", "jpeg"}), "jpg", True),
+        (frozenset({"jpg", "jpeg"}), "jpeg", True),
+        (frozenset({"jpg", "jpeg"}), "png", False),
+        (frozenset({"jpg", "jpeg"}), "", False),
+    ],
+)
+def test_a_model_that_declares_its_formats_is_offered_only_those(declared, extension, compatible):
+    candidate = InferenceModel(
+        name="M",
+        loaded=True,
+        is_video=False,
+        is_audio=False,
+        is_image=True,
+        is_multimodal=False,
+        accepted_formats=declared,
+    )
+    assert (
+        candidate.can_analyse(media_type=MediaType.IMAGE, has_audio=None, extension=extension)
+        is compatible
+    )
+
+
+@pytest.mark.parametrize(
+    ("sent", "parsed"),
+    [
+        (["JPG", ".jpeg", " png "], frozenset({"jpg", "jpeg", "png"})),
+        ([], None),
+        ("jpg", None),
+        ([3, None], None),
+    ],
+)
+def test_accepted_formats_are_read_leniently_from_stats(sent, parsed):
+    entry = {"name": "M", "loaded": True, "isImage": True, "accepted_formats": sent}
+    assert InferenceModel.from_stats_entry(entry).accepted_formats == parsed
 
 
 def test_compatible_models_come_from_stats_flags(fake_inference_factory):
@@ -70,6 +113,22 @@ def test_compatible_models_come_from_stats_flags(fake_inference_factory):
         "MFF-MOE-V1",
         "DISTIL-DIRE-V1",
     ]
+
+
+def test_compatible_models_follow_the_declared_formats(fake_inference_factory):
+    fake_inference_factory(
+        [
+            FakeModel("ELA-JPEG-V1", image=True, accepted_formats=["jpg", "jpeg"]),
+            FakeModel("DISTIL-DIRE-V1", image=True),
+        ]
+    )
+
+    def names(extension: str, mimetype: str) -> list[str]:
+        media = stored_media(media_type=MediaType.IMAGE, extension=extension, mimetype=mimetype)
+        return [m.name for m in discovery.models_compatible(media=media)]
+
+    assert names("png", "image/png") == ["DISTIL-DIRE-V1"]
+    assert names("jpg", "image/jpeg") == ["ELA-JPEG-V1", "DISTIL-DIRE-V1"]
 
 
 def test_stats_are_cached_in_redis_for_the_configured_time(fake_inference, settings):
