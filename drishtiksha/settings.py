@@ -415,6 +415,20 @@ ANALYSIS_REAPER_MAX_REDISPATCHES = env_int("ANALYSIS_REAPER_MAX_REDISPATCHES", 2
 # the second -> REAL, in between (bounds included) -> INCONCLUSIVE.
 VERDICT_FAKE_THRESHOLD = env_float("VERDICT_FAKE_THRESHOLD", 0.55)
 VERDICT_REAL_THRESHOLD = env_float("VERDICT_REAL_THRESHOLD", 0.45)
+# A model no evaluation has measured counts with this weight (a measured one weighs
+# 2 * (AUC - 0.5), so 0.5 is what an AUC of 0.75 earns); see media_analysis.verdict.
+VERDICT_UNVALIDATED_WEIGHT = env_float("VERDICT_UNVALIDATED_WEIGHT", 0.5)
+# Calibration pulls a probability toward 0.5 as if its reliability bin held this many more items
+# at exactly 0.5: a bin of few evaluated items says little about what a score means.
+VERDICT_CALIBRATION_PRIOR_ITEMS = env_int("VERDICT_CALIBRATION_PRIOR_ITEMS", 2)
+
+# Evaluation sets: bins of the reliability (calibration) table; how often the finishing task looks
+# whether every run of an evaluation is final, and how long it waits at most before closing it.
+EVALUATION_CALIBRATION_BINS = env_int("EVALUATION_CALIBRATION_BINS", 5)
+EVALUATION_POLL_SECONDS = env_float("EVALUATION_POLL_SECONDS", 10.0)
+EVALUATION_TIMEOUT_SECONDS = env_int("EVALUATION_TIMEOUT_SECONDS", 2 * 60 * 60)
+# Most items one uploaded evaluation archive may hold (each becomes a media item and a run).
+EVALUATION_MAX_ITEMS = env_int("EVALUATION_MAX_ITEMS", 500)
 
 # Progress events: per-run sequence counters live this long in Redis; the relay writes a model's
 # progress to the database at most once per interval and logs its counters every so often.
@@ -429,6 +443,8 @@ RELAY_RECONNECT_DELAY_MAX_SECONDS = env_float("RELAY_RECONNECT_DELAY_MAX_SECONDS
 # of its own, so that settling runs never waits behind minutes-long inference); a message is
 # redelivered only once its task cannot possibly still be running; results (and chord state)
 # outlive the longest run.
+# Task modules outside an app's `tasks` module, which autodiscovery does not import.
+CELERY_IMPORTS = ("media_analysis.evaluation.tasks",)
 CELERY_TASK_ROUTES = {
     "media_analysis.analyze_with_model": {"queue": ANALYSIS_QUEUE},
     "media_analysis.*": {"queue": HOUSEKEEPING_QUEUE},
@@ -494,6 +510,15 @@ def _check_pipeline_limits() -> None:
         0.0 <= VERDICT_REAL_THRESHOLD <= VERDICT_FAKE_THRESHOLD <= 1.0,
         "Verdict thresholds must satisfy"
         " 0 <= VERDICT_REAL_THRESHOLD <= VERDICT_FAKE_THRESHOLD <= 1.",
+    )
+    require(
+        0.0 <= VERDICT_UNVALIDATED_WEIGHT <= 1.0 and VERDICT_CALIBRATION_PRIOR_ITEMS >= 0,
+        "VERDICT_UNVALIDATED_WEIGHT must lie in [0, 1] and VERDICT_CALIBRATION_PRIOR_ITEMS must"
+        " not be negative.",
+    )
+    require(
+        EVALUATION_CALIBRATION_BINS >= 1,
+        "EVALUATION_CALIBRATION_BINS must be at least 1.",
     )
 
 

@@ -9,18 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from drishtiksha.admin_site import EMPTY, ReadOnlyAdmin, pretty_json
 from drishtiksha.errors import DomainError
 from media_analysis.choices import RunStatus, Verdict
-from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.evaluation.report import COLUMNS, reliability_rows
+from media_analysis.evaluation.services import (
+    EvaluationSetInvalid,
+    evaluation_set_open,
+    evaluation_start,
+    labels_read,
+)
+from media_analysis.models import (
+    AnalysisRun,
+    DeepfakeAnalysis,
+    Evaluation,
+    EvaluationStatus,
+    Media,
+)
 from media_analysis.services.media import media_delete, media_update
 from media_analysis.services.runs import run_start
 from media_analysis.verdict import verdict_compute
@@ -235,9 +249,9 @@ class AnalysisRunAdmin(ReadOnlyAdmin):
         """The verdict function applied to the analyses as they are now, beside the stored one:
         a difference means the run needs re-finalizing (say, after the thresholds changed)."""
         summary = verdict_compute(analyses=run.analyses.defer(*HEAVY_ANALYSIS_FIELDS))
-        if summary.verdict is None:
-            return EMPTY
-        return f"{summary.label} (fake score {summary.fake_score:.3f})"
+        if summary.fake_score is None:
+            return f"{summary.label}: {summary.reason}"
+        return f"{summary.label} (fake score {summary.fake_score:.3f}): {summary.reason}"
 
     @admin.action(description="Re-finalize selected runs (recompute status and verdict)")
     def refinalize(self, request: HttpRequest, queryset: QuerySet[AnalysisRun]) -> None:
@@ -318,3 +332,99 @@ class DeepfakeAnalysisAdmin(ReadOnlyAdmin):
     @admin.display(description="Result payload")
     def result_payload_display(self, analysis: DeepfakeAnalysis) -> str:
         return pretty_json(analysis.result_payload)
+
+
+class EvaluationUploadForm(forms.ModelForm):
+    archive = forms.FileField(
+        help_text="A ZIP of media files with labels.csv (columns filename,label; label REAL or "
+        "FAKE). Every item is uploaded as you and analysed by every compatible model."
+    )
+
+    class Meta:
+        model = Evaluation
+        fields = ("name",)
+
+    def clean_archive(self) -> Any:
+        """Refuse an archive the evaluation could not use before anything is stored."""
+        archive = self.cleaned_data["archive"]
+        try:
+            with evaluation_set_open(source=archive) as (folder, labels):
+                usable, _ = labels_read(labels=labels, folder=folder)
+        except EvaluationSetInvalid as exc:
+            raise forms.ValidationError(exc.message) from exc
+        if not usable:
+            raise forms.ValidationError("labels.csv lists no usable item.")
+        archive.seek(0)
+        return archive
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """Upload a labelled set; once every run is final a housekeeping task stores, per model and
+    media type, what the set measured, and this page shows it."""
+
+    list_display = ("name", "status", "item_count", "created_by", "created_at", "finished_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("name",)
+    list_select_related = ("created_by",)
+    detail_fields = (
+        "name",
+        "status",
+        "item_count",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "reliability_display",
+        "skipped_display",
+    )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = EvaluationUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("name", "archive") if obj is None else self.detail_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else self.detail_fields
+
+    def save_model(self, request: HttpRequest, obj: Evaluation, form: Any, change: bool) -> None:
+        """The service creates the evaluation and ingests its items; the admin carries on with
+        the row it created (its change page, its log entry)."""
+        with evaluation_set_open(source=form.cleaned_data["archive"]) as (folder, labels):
+            started = evaluation_start(
+                name=obj.name,
+                created_by=request.user,
+                folder=folder,
+                labels=labels,
+                finish_later=True,
+            )
+        obj.pk = started.evaluation.pk
+        obj.refresh_from_db()
+        for skipped in started.skipped:
+            self.message_user(
+                request, f"Skipped {skipped.name}: {skipped.reason}", messages.WARNING
+            )
+
+    @admin.display(description="Measured per model")
+    def reliability_display(self, evaluation: Evaluation) -> str:
+        rows = reliability_rows(evaluation=evaluation)
+        if not rows:
+            running = evaluation.status == EvaluationStatus.RUNNING
+            return "Not measured yet: the runs are still going." if running else EMPTY
+        head = format_html_join("", "<th>{}</th>", ((column,) for column in COLUMNS))
+        body = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+        )
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+    @admin.display(description="Skipped rows")
+    def skipped_display(self, evaluation: Evaluation) -> str:
+        if not evaluation.skipped:
+            return EMPTY
+        return format_html_join(
+            "<br>", "{}: {}", ((row["name"], row["reason"]) for row in evaluation.skipped)
+        )

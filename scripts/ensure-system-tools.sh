@@ -4,8 +4,9 @@
 #   ensure-system-tools.sh        ffmpeg/ffprobe (to run the system); the DejaVu fonts for PDF
 #                                 reports when they can be installed (optional: reports fall back
 #                                 to the built-in fonts)
-#   ensure-system-tools.sh test   also Chromium, for the browser tests, and the fonts (required:
-#                                 the PDF tests print non-Latin text)
+#   ensure-system-tools.sh test   also Chromium, for the browser tests, the fonts (required:
+#                                 the PDF tests print non-Latin text) and espeak-ng (the speech
+#                                 items of the shipped evaluation set)
 set -u
 
 FONT_FILE=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
@@ -20,7 +21,7 @@ package_for() {
 }
 
 tools=(ffmpeg ffprobe)
-[ "${1:-}" = "test" ] && tools+=(chromium)
+[ "${1:-}" = "test" ] && tools+=(chromium espeak-ng)
 
 missing=()
 packages=()

@@ -156,7 +156,8 @@ def test_when_every_model_fails_the_run_fails_and_nothing_stays_open(
     done = finished(run_start(media=media))
 
     assert done.status == RunStatus.FAILED
-    assert (done.verdict, done.fake_score, done.agreement) == (None, None, None)
+    assert (done.verdict, done.fake_score, done.agreement) == (Verdict.INCONCLUSIVE, None, None)
+    assert done.verdict_reason.startswith("No model found usable evidence: 3 failed (")
     assert done.error_message.startswith("Every model failed.")
     assert "CUDA out of memory" in done.error_message
     for analysis in analyses_of(done).values():
@@ -317,7 +318,7 @@ def test_unknown_or_incompatible_model_names_are_refused_on_the_models_field(
         run_start(media=silent_video, model_names=["SIGLIP-LSTM-V4", "LIP-FD-V1"])
 
     assert "unknown model(s): NOPE-V1" in unknown.value.field_errors["models"]
-    assert "video without an audio track: LIP-FD-V1" in unusable.value.field_errors["models"]
+    assert "video without an audio track (.mp4): LIP-FD-V1" in unusable.value.field_errors["models"]
     assert not AnalysisRun.objects.exists()
 
 

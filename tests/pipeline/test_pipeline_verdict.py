@@ -1,4 +1,8 @@
-"""THE verdict function, at and around its thresholds."""
+"""THE verdict function, at and around its thresholds, for models no evaluation has measured.
+
+Unvalidated models all weigh the same, so the weighted score is the plain mean; the measured
+reliabilities are tested in tests/media_analysis/test_verdict_reliability.py.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,21 @@ import pytest
 from media_analysis.choices import AnalysisStatus, Verdict
 from media_analysis.verdict import fake_probability, verdict_compute
 
+# The verdict looks up the models' measured reliability (none here).
+pytestmark = pytest.mark.django_db
+
+
+def analysis(
+    status: str, prediction: str | None = None, confidence: float | None = None, **fields
+) -> SimpleNamespace:
+    fields = {"model_name": "MODEL", "media_type": "VIDEO", "abstain_reason": "", **fields}
+    return SimpleNamespace(
+        status=status, prediction=prediction, confidence=confidence, error_message="", **fields
+    )
+
 
 def completed(prediction: str, confidence: float) -> SimpleNamespace:
-    return SimpleNamespace(
-        status=AnalysisStatus.COMPLETED, prediction=prediction, confidence=confidence
-    )
+    return analysis(AnalysisStatus.COMPLETED, prediction, confidence)
 
 
 @pytest.mark.parametrize(
@@ -77,8 +91,8 @@ def test_only_completed_analyses_count():
     summary = verdict_compute(
         analyses=[
             completed("REAL", 0.9),
-            SimpleNamespace(status=AnalysisStatus.FAILED, prediction=None, confidence=None),
-            SimpleNamespace(status=AnalysisStatus.PROCESSING, prediction="FAKE", confidence=1.0),
+            analysis(AnalysisStatus.FAILED),
+            analysis(AnalysisStatus.PROCESSING, "FAKE", 1.0),
         ]
     )
 
@@ -90,18 +104,16 @@ def test_only_completed_analyses_count():
     )
 
 
-def test_no_completed_analysis_means_no_verdict():
-    summary = verdict_compute(
-        analyses=[SimpleNamespace(status=AnalysisStatus.FAILED, prediction=None, confidence=None)]
-    )
+def test_no_completed_analysis_is_inconclusive_without_a_score_and_says_why():
+    summary = verdict_compute(analyses=[analysis(AnalysisStatus.FAILED, model_name="ELA")])
 
     assert (summary.verdict, summary.fake_score, summary.agreement, summary.completed) == (
-        None,
+        Verdict.INCONCLUSIVE,
         None,
         None,
         0,
     )
-    assert summary.label == ""
+    assert summary.reason == "No model found usable evidence: 1 failed (ELA: failed)."
 
 
 def test_thresholds_come_from_the_settings(settings):

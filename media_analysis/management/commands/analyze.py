@@ -8,9 +8,9 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import Role, User
 from drishtiksha.errors import DomainError
 from media_analysis.choices import RunStatus
+from media_analysis.management.owners import command_owner
 from media_analysis.models import AnalysisRun
 from media_analysis.services.ingest import media_ingest
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user",
             dest="email",
-            help="Owner's email (default: the earliest admin account).",
+            help="Owner's email (default: the earliest superuser).",
         )
         parser.add_argument(
             "--models",
@@ -45,22 +45,11 @@ class Command(BaseCommand):
             help="Seconds to wait with --wait.",
         )
 
-    def _owner(self, email: str | None) -> User:
-        if email:
-            user = User.objects.filter(email__iexact=email.strip()).first()
-            if user is None:
-                raise CommandError(f"No user with email {email}.")
-            return user
-        admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("created_at").first()
-        if admin is None:
-            raise CommandError("No admin account exists; pass --user EMAIL.")
-        return admin
-
     def handle(self, *args, **options) -> None:
         path = Path(options["path"]).expanduser()
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
-        owner = self._owner(options["email"])
+        owner = command_owner(options["email"], option="--user")
         models = None
         if options["models"]:
             models = [name.strip() for item in options["models"] for name in item.split(",")]
