@@ -37,6 +37,9 @@ class ModelChoiceMixin:
         )
 
 
+ROBUSTNESS_FIELD = "robustnessCheck"
+
+
 class UploadForm(ModelChoiceMixin, forms.Form):
     media = forms.FileField(label="File", allow_empty_file=True)
     description = _description_field()
@@ -44,6 +47,15 @@ class UploadForm(ModelChoiceMixin, forms.Form):
     def __init__(self, *args: Any, models: Sequence[InferenceModel] | None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._add_models_field(models)
+        # Named as the API names it: with JavaScript, upload.js sends this form to the API.
+        self.fields[ROBUSTNESS_FIELD] = forms.BooleanField(
+            required=False,
+            label="Also analyse a re-encoded copy (robustness check)",
+            help_text=(
+                "A copy re-encoded as social networks do (JPEG, MP3 or H.264) is analysed too, "
+                "and the page says whether the verdict survives it."
+            ),
+        )
 
 
 class AnalyzeForm(ModelChoiceMixin, forms.Form):

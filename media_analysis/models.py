@@ -9,6 +9,24 @@ from django.db import models
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 
+# The evaluation rows belong to this app; their module lives beside the code that fills them.
+from media_analysis.evaluation.models import (
+    Evaluation,
+    EvaluationItem,
+    EvaluationStatus,
+    ModelReliability,
+)
+
+__all__ = [
+    "AnalysisRun",
+    "DeepfakeAnalysis",
+    "Evaluation",
+    "EvaluationItem",
+    "EvaluationStatus",
+    "Media",
+    "ModelReliability",
+]
+
 DESCRIPTION_MAX_LENGTH = 500
 MODEL_NAME_MAX_LENGTH = 100
 
@@ -40,6 +58,22 @@ class Media(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+    )
+    # The robustness check: a re-encoded copy of an upload is analysed as media of its own, kept
+    # out of the library, to show whether the original's verdict survives a re-encode.
+    robustness_requested = models.BooleanField(
+        default=False, help_text="A re-encoded copy is (to be) analysed beside this media."
+    )
+    derived_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="derived_copies",
+        help_text="For a robustness copy: the upload it was re-encoded from.",
+    )
+    derivation = models.CharField(
+        max_length=120, blank=True, help_text="How the copy was made, in plain words."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

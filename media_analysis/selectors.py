@@ -88,7 +88,8 @@ def media_list_for_user(*, user: User, filters: MediaFilters | None = None) -> Q
     """The user's media with their latest run and its analyses, filtered and ordered."""
     filters = filters or MediaFilters()
     queryset = (
-        Media.objects.filter(owner=user)
+        # Robustness copies are shown with the upload they were made from, not on their own.
+        Media.objects.filter(owner=user, derived_from__isnull=True)
         .select_related("latest_run")
         .prefetch_related(_latest_run_analyses(with_payloads=False))
     )

@@ -14,6 +14,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from drishtiksha.errors import NotFound
+from media_analysis.models import Media
+from media_analysis.robustness import robustness_copy_make
 from media_analysis.services.runs import (
     AnalysisOutcome,
     InferenceUnavailable,
@@ -31,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 # The analysis is final and its final event sent (or, redelivered, was already final). Not GONE:
 # the row was deleted, or taken over by a task that will look for itself once it is done.
-_FINAL_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.FAILED, Outcome.ALREADY_FINAL})
+_FINAL_OUTCOMES = frozenset(
+    {Outcome.COMPLETED, Outcome.ABSTAINED, Outcome.FAILED, Outcome.ALREADY_FINAL}
+)
 
 
 @shared_task(
@@ -150,3 +154,17 @@ def reap_stuck_runs() -> dict[str, list[str]]:
     """Beat, every ANALYSIS_REAPER_INTERVAL_SECONDS. Cost: one query for stale analyses, one
     lease check per stale analysis, one query for runs to settle and one for undispatched runs."""
     return runs_reap().as_dict()
+
+
+@shared_task(
+    name="media_analysis.make_robustness_copy",
+    soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
+)
+def make_robustness_copy(*, media_id: str) -> str | None:
+    """Re-encode an upload whose owner asked for the robustness check, and analyse the copy."""
+    media = Media.objects.select_related("owner", "latest_run").filter(pk=media_id).first()
+    if media is None:
+        logger.info("media %s was deleted before its robustness copy was made", media_id)
+        return None
+    return str(robustness_copy_make(media=media).pk)

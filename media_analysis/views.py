@@ -27,8 +27,9 @@ from media_analysis import chart_data, discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
 from media_analysis.discovery import InferenceModel
+from media_analysis.explanations import verdict_explanation
 from media_analysis.formats import FORMATS_BY_EXTENSION, accepted_formats_summary
-from media_analysis.forms import AnalyzeForm, DescriptionForm, UploadForm
+from media_analysis.forms import ROBUSTNESS_FIELD, AnalyzeForm, DescriptionForm, UploadForm
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, DeepfakeAnalysis, Media
 from media_analysis.pages import (
     ORDERING_CHOICES,
@@ -40,6 +41,7 @@ from media_analysis.pages import (
     sort_columns,
     vocabulary,
 )
+from media_analysis.robustness import robustness_summary
 from media_analysis.selectors import (
     MediaFilters,
     analysis_get_for_user,
@@ -200,6 +202,7 @@ def _upload_post(request: HttpRequest, models: list[InferenceModel] | None) -> H
                 filename=upload.name or "",
                 description=form.cleaned_data["description"],
                 model_names=form.cleaned_data["models"] or None,
+                robustness_check=form.cleaned_data[ROBUSTNESS_FIELD],
             )
         except DomainError as error:
             form_add_domain_error(form, error)
@@ -252,6 +255,7 @@ def media_detail_view(request: HttpRequest, media_id: Any) -> HttpResponse:
             "runs": runs,
             "active_run": next((run for run in runs if run.status in RunStatus.active()), None),
             "metadata_rows": metadata_rows(media),
+            "robustness": robustness_summary(media=media),
             "models": models,
             "analyze_form": AnalyzeForm(models=models),
             "description_form": DescriptionForm(initial={"description": media.description}),
@@ -340,8 +344,10 @@ def run_detail_view(request: HttpRequest, run_id: Any) -> HttpResponse:
             "media": run.media,
             "analyses": analyses,
             "completed": [a for a in analyses if a.status == AnalysisStatus.COMPLETED],
+            "abstained": [a for a in analyses if a.status == AnalysisStatus.ABSTAINED],
             "failed": [a for a in analyses if a.status == AnalysisStatus.FAILED],
             "is_active": run.status in RunStatus.active(),
+            "explanation": verdict_explanation(run=run, analyses=analyses),
             "charts": chart_data.run_chart_data(run=run),
         },
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from drishtiksha.api.casing import camelize_keys
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.robustness import robustness_summary
 
 ANALYSIS_SUMMARY_FIELDS = [
     "id",
@@ -15,6 +17,8 @@ ANALYSIS_SUMMARY_FIELDS = [
     "status",
     "prediction",
     "confidence",
+    # Why the model found no evidence (status ABSTAINED, "No evidence"); empty otherwise.
+    "abstain_reason",
     "processing_time",
     "media_type",
     "error_message",
@@ -52,6 +56,8 @@ RUN_FIELDS = [
     "verdict",
     "fake_score",
     "agreement",
+    "verdict_reason",
+    "verdict_details",
     "requested_models",
     "error_message",
     "created_at",
@@ -66,10 +72,16 @@ class RunSerializer(CamelCaseModelSerializer):
     media_id = serializers.UUIDField(read_only=True)
     report_url = serializers.SerializerMethodField()
     analyses = AnalysisSerializer(many=True, read_only=True)
+    # What each model contributed (weight, calibrated probability, measured reliability or
+    # unvalidated) and the thresholds: our own document, so in the wire's casing.
+    verdict_details = serializers.SerializerMethodField()
 
     class Meta:
         model = AnalysisRun
         fields = RUN_FIELDS
+
+    def get_verdict_details(self, run: AnalysisRun) -> dict:
+        return camelize_keys(run.verdict_details or {})
 
     def get_report_url(self, run: AnalysisRun) -> str:
         return reverse("media-api:run-report", kwargs={"run_id": run.pk})
@@ -128,15 +140,33 @@ class MediaSerializer(CamelCaseModelSerializer):
 
 
 class MediaDetailSerializer(MediaSerializer):
-    """Every run, newest first, with full analyses; `analyses` repeats the latest run's."""
+    """Every run, newest first, with full analyses; `analyses` repeats the latest run's.
+
+    `robustness` is null unless the upload asked for the check; then it says whether the verdict
+    survived a re-encode (PENDING, STABLE, UNSTABLE or UNAVAILABLE) and links the copy.
+    """
 
     latest_run = RunDetailSerializer(read_only=True)
     runs = RunDetailSerializer(many=True, read_only=True)
     analyses = serializers.SerializerMethodField()
+    robustness = serializers.SerializerMethodField()
+    derived_from = serializers.UUIDField(source="derived_from_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Media
-        fields = [*MEDIA_FIELDS, "runs", "analyses"]
+        fields = [*MEDIA_FIELDS, "runs", "analyses", "robustness", "derived_from", "derivation"]
+
+    def get_robustness(self, media: Media) -> dict | None:
+        summary = robustness_summary(media=media)
+        if summary is None:
+            return None
+        return {
+            "state": summary.state,
+            "stable": summary.stable,
+            "text": summary.text,
+            "derivation": summary.derivation,
+            "copyId": str(summary.copy.pk) if summary.copy else None,
+        }
 
     def get_analyses(self, media: Media) -> list[dict]:
         if media.latest_run is None:
@@ -183,6 +213,11 @@ class MediaUploadSerializer(CamelCaseSerializer):
         required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH, trim_whitespace=True
     )
     models = ModelNamesField(required=False)
+    robustness_check = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also analyse a re-encoded copy and report whether the verdict is stable.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if not attrs.get("media") and not attrs.get("file"):

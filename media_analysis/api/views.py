@@ -134,6 +134,7 @@ class MediaCollectionView(GenericAPIView):
             filename=upload.name or "",
             description=values.get("description", ""),
             model_names=values.get("models") or None,
+            robustness_check=values.get("robustness_check", False),
         )
         data = UploadedMediaSerializer(
             result.media, context={"duplicate_of": result.duplicate_of}

@@ -50,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
+from media_analysis.explanations import verdict_explanation
 from media_analysis.labels import field_label
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.reports import charts
@@ -74,9 +75,8 @@ NOT_AVAILABLE = "Not available"
 DEFAULT_VERDICT_FAKE_THRESHOLD = 0.55
 DEFAULT_VERDICT_REAL_THRESHOLD = 0.45
 AGREEMENT_RULE = (
-    "Agreement is the share of completed models that agree with the verdict: for 'Likely "
-    "deepfake' and 'Likely authentic', those whose own prediction is the verdict; for "
-    "'Inconclusive', those whose own fake probability lies inside the inconclusive band."
+    "Agreement is the weighted share of the contributing models whose own calibrated fake "
+    "probability lies in the verdict's band (above, below or between the two thresholds)."
 )
 AUDIO_SECTIONS = ("properties", "pitch", "energy", "spectral", "voice_quality")
 
@@ -585,11 +585,13 @@ def _cover(report: _Report) -> list[Flowable]:
     return flowables
 
 
-def _verdict_box(run: AnalysisRun, completed: int) -> Table:
+def _verdict_box(run: AnalysisRun, completed: int, abstained: int) -> Table:
     if run.verdict:
         label = _choice_label(Verdict, run.verdict)
     elif run.status in RunStatus.active():
         label = "No verdict yet: the run is in progress"
+    elif completed == 0 and abstained:
+        label = "No verdict: no model found evidence to judge by"
     elif completed == 0:
         label = "No verdict: no model completed"
     else:
@@ -613,11 +615,15 @@ def _verdict_box(run: AnalysisRun, completed: int) -> Table:
 def _summary(report: _Report) -> list[Flowable]:
     run = report.run
     completed = report.count(AnalysisStatus.COMPLETED)
+    abstained = report.count(AnalysisStatus.ABSTAINED)
     failed = report.count(AnalysisStatus.FAILED)
-    unfinished = len(report.models) - completed - failed
+    unfinished = len(report.models) - completed - abstained - failed
     fake_score = charts.as_number(run.fake_score)
     risk = risk_level(fake_score)
-    models_line = f"{completed} completed, {failed} failed"
+    models_line = f"{completed} completed"
+    if abstained:
+        models_line += f", {abstained} with no evidence"
+    models_line += f", {failed} failed"
     if unfinished:
         models_line += f", {unfinished} not finished"
     models_line += f" (of {len(report.models)})"
@@ -634,29 +640,38 @@ def _summary(report: _Report) -> list[Flowable]:
 
     flowables: list[Flowable] = [
         _paragraph("Executive summary", "h1"),
-        _verdict_box(run, completed),
+        _verdict_box(run, completed, abstained),
         Spacer(1, 6),
         _key_values(rows),
         Spacer(1, 4),
         _paragraph(markup(risk_rule_text()), "body"),
     ]
-    fake_above, real_below = verdict_thresholds()
-    if completed:
-        explanation = (
-            f"The fake score is the mean fake probability of the {completed} completed "
-            f"model{'s' if completed != 1 else ''}; above {_percent_threshold(fake_above)} the "
-            f"verdict is 'Likely deepfake', below {_percent_threshold(real_below)} 'Likely "
-            "authentic', and 'Inconclusive' in between, bounds included. " + AGREEMENT_RULE
-        )
-        if failed:
-            explanation += f" {failed} failed model{'s' if failed != 1 else ''} did not count."
-    else:
-        explanation = (
-            "No model completed, so there is no fake score and no verdict. The failures below "
-            "say why."
-        )
-    explanation += " Methodology and limitations are set out at the end of this report."
-    flowables.append(_paragraph(markup(explanation), "body"))
+    flowables.extend(_explanation(run, [model.analysis for model in report.models]))
+    return flowables
+
+
+def _explanation(run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> list[Flowable]:
+    """What the verdict means and how far to trust it, as on the run page (`explanations`)."""
+    explained = verdict_explanation(run=run, analyses=analyses)
+    flowables = [
+        _paragraph("What this verdict means", "h2"),
+        _paragraph(markup(explained.meaning), "body"),
+    ]
+    if explained.reason:
+        flowables.append(_paragraph(markup(f"Why: {explained.reason}"), "body"))
+    flowables.append(_paragraph(markup(f"{explained.thresholds} {explained.inconclusive}"), "body"))
+    if explained.abstentions:
+        rows = [(markup(name), markup(reason)) for name, reason in explained.abstentions]
+        flowables += [_paragraph("Models that found no evidence", "h3"), _key_values(rows)]
+    if explained.reliability:
+        rows = [(markup(note.model_name), markup(note.text)) for note in explained.reliability]
+        flowables += [_paragraph("How reliable each model is", "h3"), _key_values(rows)]
+    if explained.limits:
+        rows = [(markup(name), markup(sentence)) for name, sentence in explained.limits]
+        flowables += [_paragraph("Limits stated by the models", "h3"), _key_values(rows)]
+    flowables.append(
+        _paragraph("Methodology and limitations are set out at the end of this report.", "body")
+    )
     return flowables
 
 
@@ -933,6 +948,17 @@ def _model_section(model: _ModelView) -> list[Flowable]:
         flowables.append(_paragraph(f"<b>Note:</b> {markup(payload['note'])}", "body"))
 
     subsections: list[tuple[str, list[Flowable]]] = []
+    if analysis.status == AnalysisStatus.ABSTAINED:
+        reason = markup(analysis.abstain_reason or "No reason was given.")
+        subsections.append(
+            (
+                "No evidence",
+                [
+                    _key_values([("Reason", reason)]),
+                    _paragraph("This model made no prediction and does not count.", "small"),
+                ],
+            )
+        )
     if analysis.status == AnalysisStatus.FAILED or analysis.error_message:
         error_rows = [
             ("Error", markup(analysis.error_message or "No message was recorded.")),
@@ -978,10 +1004,15 @@ def _methodology_section() -> list[Flowable]:
         "the probability it gives to that answer. Video detectors also score individual frames "
         "or windows of frames.",
         "The verdict averages a fake probability over the models that completed: a FAKE answer "
-        "counts as its confidence, a REAL answer as one minus its confidence. A mean above "
+        "counts as its confidence, a REAL answer as one minus its confidence. A model measured "
+        "on a labelled evaluation set of this media type is calibrated by what it scored there "
+        "and weighted by how well it separated real from fake (a model no better than chance "
+        "weighs nothing); a model never measured is 'unvalidated' and counts with a default "
+        "weight. A weighted mean above "
         f"{_percent_threshold(fake_above)} gives 'Likely deepfake', below "
         f"{_percent_threshold(real_below)} 'Likely authentic', and anything in between, bounds "
-        "included, 'Inconclusive'. Failed models do not count. " + AGREEMENT_RULE,
+        "included, 'Inconclusive', as does a run where no model found usable evidence. Failed "
+        "models and models with no evidence do not count. " + AGREEMENT_RULE,
         risk_rule_text()
         + " The risk level restates the fake score in words; it adds no information.",
         "Frame positions are shown as a percentage of each model's own range of frame or window "

@@ -39,6 +39,7 @@ from media_analysis.formats import (
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
 from media_analysis.probe import make_poster, probe_media
 from media_analysis.services.runs import run_start
+from media_analysis.tasks import make_robustness_copy
 
 logger = logging.getLogger(__name__)
 
@@ -155,11 +156,16 @@ def media_ingest(
     filename: str,
     description: str = "",
     model_names: list[str] | None = None,
+    robustness_check: bool = False,
+    derived_from: Media | None = None,
+    derivation: str = "",
 ) -> IngestResult:
     """Validate, probe and store an uploaded file, create its Media row and start run #1.
 
     `upload` is any Django File (an uploaded file or an opened local file); `filename` is the name
-    the user gave it, used for the extension check and for display only.
+    the user gave it, used for the extension check and for display only. `robustness_check` also
+    analyses a re-encoded copy, made by a task once this answer is given (see `robustness`);
+    `derived_from` and `derivation` mark such a copy.
     """
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH:
@@ -208,6 +214,11 @@ def media_ingest(
                     metadata=probed.metadata,
                     has_audio=probed.has_audio,
                     model_names=model_names,
+                    extra={
+                        "robustness_requested": robustness_check,
+                        "derived_from": derived_from,
+                        "derivation": derivation,
+                    },
                 )
             except BaseException:
                 for name in stored:
@@ -216,6 +227,11 @@ def media_ingest(
     logger.info(
         "ingested media %s (%s, %d bytes) for user %s", media_id, fmt.extension, size, owner.pk
     )
+    if robustness_check:
+        # Made by a worker after this answer, not inside the upload request.
+        transaction.on_commit(
+            lambda: make_robustness_copy.delay(media_id=str(media_id)), robust=True
+        )
     return result
 
 
@@ -234,6 +250,7 @@ def _create_rows(
     metadata: dict,
     has_audio: bool,
     model_names: list[str] | None,
+    extra: dict,
 ) -> IngestResult:
     duplicate_of = Media.objects.filter(owner=owner, sha256=sha256).order_by("created_at").first()
     media = Media.objects.create(
@@ -250,6 +267,7 @@ def _create_rows(
         has_audio=has_audio if fmt.media_type == MediaType.VIDEO else None,
         metadata=metadata,
         sha256=sha256,
+        **extra,
     )
     run_start(media=media, model_names=model_names)
     media.refresh_from_db()

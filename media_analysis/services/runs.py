@@ -6,9 +6,11 @@
            dispatch_run retries discovery ──► run_dispatch     finalize_run ──► run_finalize
 
 - `analysis_execute` (one model): take the analysis's lease, claim the row atomically, call
-  `/analyze`, store the result or the error. Transient errors are retried with backoff; nothing
-  is ever done twice, and a deleted media just makes it stop.
+  `/analyze`, store the result, the abstention ("no evidence", ABSTAINED with its reason) or the
+  error. Transient errors are retried with backoff; nothing is ever done twice, and a deleted
+  media just makes it stop.
 - `run_finalize`: once every analysis is final, settle the run's status and verdict exactly once.
+  An abstention is an answer, not a failure: it leaves the run ANALYZED, and the verdict out.
   The last analysis task to finish calls it (`run_finalize_if_settled`); the chord callback then
   finds the run final, and is the guarantee when that call failed.
 - `runs_reap`: the safety net for everything a chord cannot see — a worker killed mid-analysis,
@@ -53,6 +55,8 @@ from media_analysis.verdict import verdict_compute
 logger = logging.getLogger(__name__)
 
 OPEN_ANALYSIS_STATUSES = (AnalysisStatus.PENDING, AnalysisStatus.PROCESSING)
+# Final and not failed: the model gave an answer, a prediction or "no evidence".
+ANSWERED_ANALYSIS_STATUSES = (AnalysisStatus.COMPLETED, AnalysisStatus.ABSTAINED)
 
 
 class RunInProgress(Conflict):
@@ -67,6 +71,8 @@ class Outcome(enum.StrEnum):
     """What one execution of an analysis task did."""
 
     COMPLETED = "completed"
+    # The model answered that it has no evidence to judge the media by.
+    ABSTAINED = "abstained"
     FAILED = "failed"
     RETRY = "retry"
     # Another live worker holds the analysis; it will store the result.
@@ -152,9 +158,7 @@ def _models_select(
 ) -> list[str]:
     """The model names to run: every compatible one, or the requested ones if all compatible."""
     compatible = [
-        model.name
-        for model in available
-        if model.can_analyse(media_type=media.media_type, has_audio=media.has_audio)
+        model.name for model in available if discovery.model_can_analyse(model=model, media=media)
     ]
     if requested is None:
         return compatible
@@ -166,9 +170,9 @@ def _models_select(
         if unknown:
             problems.append(f"unknown model(s): {', '.join(unknown)}")
         if unusable:
-            problems.append(
-                f"not loaded or unable to analyse this {_media_kind(media)}: {', '.join(unusable)}"
-            )
+            extension = ml_client.upload_extension(media=media)
+            kind = f"{_media_kind(media)} (.{extension})" if extension else _media_kind(media)
+            problems.append(f"not loaded or unable to analyse this {kind}: {', '.join(unusable)}")
         choices = ", ".join(compatible) or "none"
         message = f"Cannot run {'; '.join(problems)}. Compatible models: {choices}."
         raise ValidationFailed(message, field_errors={"models": message})
@@ -467,7 +471,7 @@ def _analysis_execute_leased(*, analysis_id: uuid.UUID | str, task_id: str) -> A
             _analysis_note_retry(analysis, error=exc, delay=delay)
             return AnalysisOutcome(Outcome.RETRY, run_id=run.pk, retry_in=delay)
         return _analysis_finish_failed(analysis, message=exc.message, details=exc.details())
-    return _analysis_finish_completed(analysis, result)
+    return _analysis_finish_answered(analysis, result)
 
 
 def _run_mark_processing(run: AnalysisRun) -> None:
@@ -519,16 +523,24 @@ def _analysis_note_retry(
     )
 
 
-def _analysis_finish_completed(
+def _analysis_finish_answered(
     analysis: DeepfakeAnalysis, result: ml_client.AnalysisResult
 ) -> AnalysisOutcome:
+    """Store the model's answer: a prediction (COMPLETED), or "no evidence" (ABSTAINED) with its
+    reason and no prediction or confidence."""
+    abstained = result.abstained
+    status = AnalysisStatus.ABSTAINED if abstained else AnalysisStatus.COMPLETED
+    answer = {
+        "prediction": None if abstained else result.prediction,
+        "confidence": None if abstained else result.confidence,
+    }
     now = timezone.now()
     stored = DeepfakeAnalysis.objects.filter(
         pk=analysis.pk, status=AnalysisStatus.PROCESSING, task_id=analysis.task_id
     ).update(
-        status=AnalysisStatus.COMPLETED,
-        prediction=result.prediction,
-        confidence=result.confidence,
+        status=status,
+        abstain_reason=result.abstain_reason if abstained else "",
+        **answer,
         processing_time=result.processing_time,
         media_type=result.media_type or analysis.run.media.media_type,
         model_used=result.model_used,
@@ -541,16 +553,26 @@ def _analysis_finish_completed(
     )
     if not stored:
         return AnalysisOutcome(Outcome.GONE, run_id=analysis.run_id)
+    if abstained:
+        logger.info(
+            "analysis %s (%s) abstained: %s",
+            analysis.pk,
+            analysis.model_name,
+            result.abstain_reason,
+        )
+    # The analysis finished either way, so the event is ANALYSIS_COMPLETED; its status says how.
     _analysis_event(
         analysis,
         ProgressEvent.ANALYSIS_COMPLETED,
-        status=AnalysisStatus.COMPLETED,
-        prediction=result.prediction,
-        confidence=result.confidence,
+        status=status,
+        **({"abstainReason": result.abstain_reason} if abstained else {}),
+        **answer,
         processingTime=result.processing_time,
         modelUsed=result.model_used,
     )
-    return AnalysisOutcome(Outcome.COMPLETED, run_id=analysis.run_id)
+    return AnalysisOutcome(
+        Outcome.ABSTAINED if abstained else Outcome.COMPLETED, run_id=analysis.run_id
+    )
 
 
 def _analysis_record_failure(
@@ -618,6 +640,8 @@ def _run_close(
     verdict: str | None = None,
     fake_score: float | None = None,
     agreement: float | None = None,
+    verdict_reason: str = "",
+    verdict_details: dict[str, Any] | None = None,
 ) -> bool:
     """Move an active run to a final status, once: a conditional UPDATE from an active status.
 
@@ -630,6 +654,8 @@ def _run_close(
         "verdict": verdict,
         "fake_score": fake_score,
         "agreement": agreement,
+        "verdict_reason": verdict_reason,
+        "verdict_details": verdict_details or {},
         "error_message": message,
         "finished_at": now,
         "updated_at": now,
@@ -694,10 +720,12 @@ def _analyses_for_verdict(run_id: uuid.UUID | str) -> list[DeepfakeAnalysis]:
 def run_finalize(*, run_id: uuid.UUID | str) -> AnalysisRun:
     """Settle a run whose analyses are all final: status, verdict, agreement, finished_at.
 
-    ANALYZED when every analysis completed, PARTIALLY_ANALYZED when some did, FAILED when none
-    did. Idempotent: a run already final is returned unchanged. A run with analyses still open
-    (a task lost with its worker, say) is left as it is: the reaper re-sends or fails those and
-    finalizes the run, so it is neither closed early nor left open forever.
+    ANALYZED when every analysis answered (completed, or abstained: "no evidence" is an answer),
+    PARTIALLY_ANALYZED when some did, FAILED when none did. Only completed analyses count in the
+    verdict, so a run whose models all abstained has no fake score. Idempotent: a run already
+    final is returned unchanged. A run with analyses still open (a task lost with its worker,
+    say) is left as it is: the reaper re-sends or fails those and finalizes the run, so it is
+    neither closed early nor left open forever.
     """
     analyses = _analyses_for_verdict(run_id)
     if not analyses:
@@ -713,10 +741,10 @@ def _run_settle(*, run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> Analys
     if any(a.status in OPEN_ANALYSIS_STATUSES for a in analyses):
         logger.info("run %s not finalized yet: analyses still open", run.pk)
         return run
-    completed = sum(1 for a in analyses if a.status == AnalysisStatus.COMPLETED)
-    if completed == len(analyses):
+    answered = sum(1 for a in analyses if a.status in ANSWERED_ANALYSIS_STATUSES)
+    if answered == len(analyses):
         status = RunStatus.ANALYZED
-    elif completed:
+    elif answered:
         status = RunStatus.PARTIALLY_ANALYZED
     else:
         status = RunStatus.FAILED
@@ -728,6 +756,8 @@ def _run_settle(*, run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> Analys
         verdict=summary.verdict,
         fake_score=summary.fake_score,
         agreement=summary.agreement,
+        verdict_reason=summary.reason,
+        verdict_details=summary.details(),
     ):
         logger.info("run %s finalized: %s, verdict %s", run.pk, status, summary.verdict)
     else:

@@ -1,9 +1,12 @@
-"""Formatting filters of the media pages; every one accepts null or nonsense and shows a dash."""
+"""Formatting filters of the media pages (every one accepts null or nonsense and shows a dash),
+and the verdict explanation card."""
 
 from __future__ import annotations
 
 from django import template
 
+from media_analysis.explanations import verdict_explanation
+from media_analysis.models import AnalysisRun
 from media_analysis.reports.charts import as_number
 from media_analysis.reports.pdf import format_duration
 
@@ -35,3 +38,9 @@ def duration(value: object) -> str:
 def lowercase_key(value: object) -> str:
     """A status or verdict value as a CSS class suffix: PARTIALLY_ANALYZED -> partially-analyzed."""
     return str(value or "none").lower().replace("_", "-")
+
+
+@register.inclusion_tag("media_analysis/includes/verdict_explanation.html")
+def verdict_explanation_card(run: AnalysisRun) -> dict:
+    """The plain-words explanation of a settled run's verdict (see `explanations`)."""
+    return {"explanation": verdict_explanation(run=run, analyses=run.analyses.all())}

@@ -3,7 +3,8 @@
 It serves `/`, `/ping`, `/stats` (in the contract's exact shape) and `/analyze` (multipart, typed
 by the filename's extension) on 127.0.0.1 with a free port, from a background thread. Models are
 configurable (name, media-type flags, loaded, prediction and confidence, delay, failure mode,
-progress events to publish, a condition to hold the answer for), every request and answer is
+progress events to publish, a condition to hold the answer for, and the contract's extensions:
+accepted formats and abstention, "no evidence"), every request and answer is
 recorded with its time, and every answer is computed from the configuration and the request:
 nothing is random.
 """
@@ -63,9 +64,25 @@ class FakeModel:
     # Called from the server's request threads; the client's read timeout must outlast the hold.
     hold_until: Callable[[], bool] | None = None
     hold_timeout: float = 20.0
+    # `models_info[].accepted_formats` (lower-case extensions); None sends no list, as the public
+    # server does. A file of another format is refused with 422, as the reference server does.
+    accepted_formats: list[str] | None = None
+    # Answer "no evidence" with this reason instead of a prediction.
+    abstain_reason: str | None = None
+    # Per upload extension ("mp3"), (prediction, confidence) instead of the two fields above:
+    # a model whose answer depends on the encoding, as heuristic detectors' often does.
+    answers_by_extension: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def answer_for(self, filename: str) -> tuple[str, float]:
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        return self.answers_by_extension.get(extension, (self.prediction, self.confidence))
 
     def supports(self, media_type: str) -> bool:
         return {"video": self.video, "audio": self.audio, "image": self.image}[media_type]
+
+    def reads(self, filename: str) -> bool:
+        extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        return self.accepted_formats is None or extension in self.accepted_formats
 
 
 @dataclass(frozen=True)
@@ -229,6 +246,11 @@ class FakeInferenceServer:
                     "memory_usage_mb": None,
                     "load_time": None,
                     "inference_count": model.calls,
+                    **(
+                        {"accepted_formats": model.accepted_formats}
+                        if model.accepted_formats is not None
+                        else {}
+                    ),
                 }
                 for model in self.models
             ],
@@ -244,11 +266,14 @@ class FakeInferenceServer:
             },
         }
 
-    def result_body(self, model: FakeModel, media_type: str) -> dict[str, Any]:
-        fake_probability = model.confidence if model.prediction == "FAKE" else 1 - model.confidence
+    def result_body(self, model: FakeModel, media_type: str, filename: str = "") -> dict[str, Any]:
+        if model.abstain_reason is not None:
+            return self.abstention_body(model, media_type)
+        prediction, confidence = model.answer_for(filename)
+        fake_probability = confidence if prediction == "FAKE" else 1 - confidence
         data: dict[str, Any] = {
-            "prediction": model.prediction,
-            "confidence": model.confidence,
+            "prediction": prediction,
+            "confidence": confidence,
             "processing_time": model.delay,
             "note": model.note,
             "media_type": media_type,
@@ -258,7 +283,7 @@ class FakeInferenceServer:
                 frame_count=100,
                 frames_analyzed=4,
                 frame_predictions=[
-                    {"index": index, "score": fake_probability, "prediction": model.prediction}
+                    {"index": index, "score": fake_probability, "prediction": prediction}
                     for index in range(4)
                 ],
                 metrics={"final_average_score": fake_probability, "max_score": fake_probability},
@@ -284,6 +309,22 @@ class FakeInferenceServer:
             "model_used": model.name,
             "timestamp": "2025-10-12T10:00:00.123456",
             "data": data,
+        }
+
+    def abstention_body(self, model: FakeModel, media_type: str) -> dict[str, Any]:
+        return {
+            "success": True,
+            "model_used": model.name,
+            "timestamp": "2025-10-12T10:00:00.123456",
+            "data": {
+                "abstained": True,
+                "reason": model.abstain_reason,
+                "prediction": None,
+                "confidence": None,
+                "processing_time": model.delay,
+                "note": model.note,
+                "media_type": media_type,
+            },
         }
 
     def publish_progress(self, model: FakeModel, *, media_id: str, user_id: str) -> None:
@@ -486,10 +527,20 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
-            self._answer(model, media_type, text("mediaId"), text("userId"))
+            if not model.reads(filename or ""):
+                self._send_json(
+                    422, {"detail": f"Model '{model.name}' does not read the file '{filename}'."}
+                )
+                return
+            self._answer(model, media_type, text("mediaId"), text("userId"), filename or "")
 
         def _answer(
-            self, model: FakeModel, media_type: str, media_id: str | None, user_id: str | None
+            self,
+            model: FakeModel,
+            media_type: str,
+            media_id: str | None,
+            user_id: str | None,
+            filename: str,
         ) -> None:
             call = fake._next_call(model)
             correlation_id = self.headers.get("X-Correlation-ID") or str(uuid.uuid4())
@@ -535,6 +586,6 @@ def _handler_for(fake: FakeInferenceServer) -> type[BaseHTTPRequestHandler]:
             if model.failure == Failure.GARBAGE:
                 self._send_raw(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
                 return
-            self._send_json(200, fake.result_body(model, media_type))
+            self._send_json(200, fake.result_body(model, media_type, filename))
 
     return Handler

@@ -608,3 +608,26 @@ def test_someone_elses_or_unknown_run_is_not_found(video_run):
         run_get_for_report(user=UserFactory(), run_id=video_run.id)
     with pytest.raises(NotFound, match="Run not found."):
         run_get_for_report(user=video_run.media.owner, run_id=uuid.uuid4())
+
+
+def test_a_model_with_no_evidence_is_its_own_outcome_with_its_reason():
+    run = AnalysisRunFactory(status=RunStatus.ANALYZED)
+    DeepfakeAnalysisFactory(
+        run=run,
+        model_name="PROVENANCE-METADATA-V1",
+        status=AnalysisStatus.ABSTAINED,
+        abstain_reason="no provenance metadata found; its absence says nothing",
+        prediction=None,
+        confidence=None,
+        attempts=1,
+    )
+
+    text = _text(_render(run))
+
+    assert "No verdict: no model found evidence to judge by" in text
+    assert "0 completed, 1 with no evidence, 0 failed (of 1)" in text
+    explained = text[text.index("Models that found no evidence") :]
+    assert "no provenance metadata found; its absence says nothing" in explained[:200]
+    section = text[text.index("PROVENANCE-METADATA-V1 Status No evidence") :]
+    assert "No evidence Reason no provenance metadata found; its absence says nothing" in section
+    assert "Failure" not in section

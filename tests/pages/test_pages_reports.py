@@ -109,7 +109,7 @@ def test_video_model_page_shows_charts_metrics_environment_and_raw_result(
     for canvas in ("frames-chart", "heat-strip", "histogram-chart"):
         assert f'id="{canvas}"' in html
     # Payload keys are shown as words, never raw.
-    assert "<dt>Average fake score</dt>" in html and "final_average_score" not in html
+    assert "<dt>Average fake score</dt>" in html and "<dt>final_average_score</dt>" not in html
     assert "<dt>Model that answered</dt><dd>SIGLIP-LSTM-V4</dd>" in html
     assert "<dt>Detector</dt><dd>Fake SIGLIP-LSTM-V4</dd>" in html
     assert "&quot;frame_predictions&quot;: [" in html
@@ -282,3 +282,44 @@ def test_someone_elses_run_and_model_report_are_not_found(browser, inference_dow
     assert browser.get(f"/runs/{foreign.pk}/").status_code == 404
     assert browser.get(f"/analyses/{analysis.pk}/").status_code == 404
     assert browser.get(f"/analyses/{orphan.pk}/").status_code == 404
+
+
+NO_METADATA = "no provenance metadata found; its absence says nothing"
+
+
+def with_an_abstention(video):
+    run = finished_run(video, models=(("SIGLIP-LSTM-V4", Prediction.FAKE, 0.9),))
+    abstained = DeepfakeAnalysisFactory(
+        run=run,
+        model_name="PROVENANCE-METADATA-V1",
+        status=AnalysisStatus.ABSTAINED,
+        abstain_reason=NO_METADATA,
+        prediction=None,
+        confidence=None,
+        processing_time=0.2,
+        result_payload={"abstained": True, "reason": NO_METADATA, "media_type": "video"},
+        attempts=1,
+    )
+    return run, abstained
+
+
+def test_run_media_and_model_pages_show_no_evidence_with_its_reason(browser, video, inference_down):
+    run, abstained = with_an_abstention(video)
+
+    run_page = browser.get(f"/runs/{run.pk}/").content.decode()
+    assert "<dt>No evidence</dt><dd>1</dd>" in run_page
+    assert "<dt>Failed</dt><dd>0</dd>" in run_page
+    assert f"<strong>PROVENANCE-METADATA-V1</strong>: {NO_METADATA}" in run_page
+    assert 'data-status="ABSTAINED">No evidence</span>' in run_page
+    charts = json_script(run_page, "run-chart-data")
+    assert [c["model"] for c in charts["confidence"]] == ["SIGLIP-LSTM-V4"]
+    timing = {t["model"]: t["failed"] for t in charts["processingTime"]}
+    assert timing["PROVENANCE-METADATA-V1"] is False
+
+    media_page = browser.get(f"/media/{video.pk}/").content.decode()
+    assert 'data-status="ABSTAINED">No evidence</span>' in media_page
+    assert NO_METADATA in media_page and "not counted in the verdict" in media_page
+
+    model_page = browser.get(f"/analyses/{abstained.pk}/").content.decode()
+    assert f"<strong>No evidence:</strong> {NO_METADATA}" in model_page
+    assert "This model failed" not in model_page
