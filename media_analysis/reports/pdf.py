@@ -55,6 +55,7 @@ from media_analysis.labels import field_label
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.reports import charts
 from media_analysis.reports.fonts import report_fonts
+from media_analysis.robustness import robustness_summary
 from media_analysis.verdict import fake_probability as verdict_fake_probability
 
 PAGE_MARGIN = 18 * mm
@@ -637,6 +638,8 @@ def _summary(report: _Report) -> list[Flowable]:
     ]
     if run.error_message:
         rows.append(("Run error", markup(run.error_message)))
+    if robustness := robustness_summary(media=run.media):
+        rows.append(("Robustness check", markup(robustness.text)))
 
     flowables: list[Flowable] = [
         _paragraph("Executive summary", "h1"),

@@ -3,9 +3,12 @@ the media page says whether the verdict survived the re-encode."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from media_analysis.choices import RunStatus
@@ -92,6 +95,11 @@ def test_a_verdict_that_a_reencode_flips_is_shown_as_unstable(
     assert 'data-robustness="UNSTABLE"' in html and "do not rely on it" in html
     copy_page = page.get(f"/media/{detail['robustness']['copyId']}/").content.decode()
     assert "A robustness copy (re-encoded as MP3 at 128 kb/s)" in copy_page
+    pdf = page.get(f"/api/v1/pdf/report/run/{media.latest_run_id}").content
+    text = " ".join(
+        " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages).split()
+    )
+    assert "Robustness check Unstable: re-encoded as MP3 at 128 kb/s" in text
 
 
 def test_without_the_check_no_copy_is_made(media_file, fake_inference_factory, pipeline_worker):
