@@ -8,12 +8,18 @@ spectral statistics are meaningless on flat or purely synthetic patterns.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
+import time
 import wave
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +32,10 @@ from mlserver.events import ProgressReporter
 from mlserver.media import MediaFile, media_type_for_filename
 
 TEST_API_KEY = "test-api-key"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+SERVER_START_TIMEOUT_SECONDS = 30.0
+SERVER_STOP_TIMEOUT_SECONDS = 10.0
+SERVER_POLL_SECONDS = 0.05
 TEXTURE_CONTRAST = 40.0
 TEXTURE_MEAN = 128.0
 # How much each colour channel follows the shared luminance texture.
@@ -356,3 +366,45 @@ def media_tools() -> SimpleNamespace:
         save_jpeg=save_jpeg,
         run_ffmpeg=run_ffmpeg,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def mlserver_process(**environment: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python -m mlserver` on a free port with `environment` added (and no Redis), once it
+    answers /ping; stopped when the block ends, killed if a hung request keeps it from stopping."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MLSERVER_REDIS_URL")},
+        "MLSERVER_HOST": "127.0.0.1",
+        "MLSERVER_PORT": str(port),
+        "MLSERVER_LOG_LEVEL": "warning",
+        **environment,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "mlserver"], cwd=REPOSITORY_ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+        while True:
+            assert process.poll() is None, "the server exited during start-up"
+            try:
+                if httpx.get(f"{url}/ping").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start in time"
+            time.sleep(SERVER_POLL_SECONDS)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(SERVER_STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            # A graceful stop waits for requests in flight, which a hung one never ends.
+            process.kill()
+            process.wait()

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.mlserver.conftest import REPOSITORY_ROOT, mlserver_process
+
 API_KEY = "process-test-key"
-START_TIMEOUT_SECONDS = 30.0
-POLL_INTERVAL_SECONDS = 0.1
 REQUEST_TIMEOUT_SECONDS = 60.0
-SHUTDOWN_TIMEOUT_SECONDS = 10.0
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 IMPORT_TIMEOUT_SECONDS = 60.0
 # Imports the server as ``python -m mlserver`` does (and builds the app, in case anything is
 # imported lazily), then prints every loaded module that is Django or part of it.
@@ -32,12 +28,6 @@ from mlserver.config import Settings
 mlserver.app.create_app(Settings())
 print(" ".join(sorted(m for m in sys.modules if m == "django" or m.startswith("django."))))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def django_modules_loaded(prelude: str = "") -> list[str]:
@@ -64,36 +54,11 @@ def test_the_server_never_imports_django() -> None:
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "MLSERVER_API_KEY": API_KEY,
-        "MLSERVER_HOST": "127.0.0.1",
-        "MLSERVER_PORT": str(port),
-        "MLSERVER_ACTIVE_MODELS": "PROVENANCE-METADATA-V1,ELA-JPEG-V1,TEMPORAL-CONSISTENCY-V1",
-        "MLSERVER_LOG_LEVEL": "warning",
-    }
-    environment.pop("MLSERVER_REDIS_URL", None)
-    environment.pop("REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlserver"], cwd=REPOSITORY_ROOT, env=environment
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            assert process.poll() is None, "the server exited during start-up"
-            try:
-                if httpx.get(f"{url}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start in time"
-            time.sleep(POLL_INTERVAL_SECONDS)
+    with mlserver_process(
+        MLSERVER_API_KEY=API_KEY,
+        MLSERVER_ACTIVE_MODELS="PROVENANCE-METADATA-V1,ELA-JPEG-V1,TEMPORAL-CONSISTENCY-V1",
+    ) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(SHUTDOWN_TIMEOUT_SECONDS)
 
 
 @pytest.fixture

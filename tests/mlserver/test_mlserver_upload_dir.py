@@ -22,59 +22,23 @@ import pytest
 from mlserver.app import create_app
 from mlserver.config import Settings
 from mlserver.uploads import UPLOAD_PREFIX
+from tests.mlserver.conftest import SERVER_STOP_TIMEOUT_SECONDS, mlserver_process
 
 API_KEY = "upload-dir-test-key"
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_SECONDS = 30.0
 # Bounds on waiting for something that must happen; the tests assert what happened, not when.
 WAIT_TIMEOUT_SECONDS = 60.0
 POLL_INTERVAL_SECONDS = 0.05
 REQUEST_TIMEOUT_SECONDS = 60.0
-SHUTDOWN_TIMEOUT_SECONDS = 10.0
 # How long the server would wait on the unresponsive progress-event peer: longer than the test.
 HUNG_PUBLISH_SECONDS = 600
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def running_server(upload_dir: Path, **environment: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MLSERVER_REDIS_URL")},
-        "MLSERVER_API_KEY": API_KEY,
-        "MLSERVER_HOST": "127.0.0.1",
-        "MLSERVER_PORT": str(port),
-        "MLSERVER_LOG_LEVEL": "warning",
-        "MLSERVER_TEMP_DIR": str(upload_dir),
-        **environment,
-    }
-    process = subprocess.Popen([sys.executable, "-m", "mlserver"], cwd=REPOSITORY_ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            assert process.poll() is None, "the server exited during start-up"
-            try:
-                if httpx.get(f"{url}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start in time"
-            time.sleep(POLL_INTERVAL_SECONDS)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            # A graceful stop waits for requests in flight, which a hung one never ends.
-            process.kill()
-            process.wait()
+    with mlserver_process(
+        MLSERVER_API_KEY=API_KEY, MLSERVER_TEMP_DIR=str(upload_dir), **environment
+    ) as server:
+        yield server
 
 
 def uploads_in(directory: Path) -> list[Path]:
@@ -168,7 +132,7 @@ def test_uploads_of_a_server_killed_mid_request_are_removed_at_the_next_start(
                 time.sleep(POLL_INTERVAL_SECONDS)
             (leaked,) = uploads_in(upload_dir)
             os.kill(process.pid, signal.SIGKILL)
-            process.wait(SHUTDOWN_TIMEOUT_SECONDS)
+            process.wait(SERVER_STOP_TIMEOUT_SECONDS)
             request.join(REQUEST_TIMEOUT_SECONDS)
             assert isinstance(outcome.get("error"), httpx.TransportError)
             assert leaked.exists(), "a killed server cannot delete its upload"
