@@ -89,10 +89,23 @@ if IS_PRODUCTION:
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Other origins whose pages call the API from the browser with credentials (the single-page app at
+# its own origin, the browser extension as `chrome-extension://<id>`). Each is allowed by CORS and,
+# like our own origin, trusted for CSRF: the API accepts the `authToken` cookie on an unsafe method
+# only from a trusted Origin or with a CSRF token, and these clients send no token.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOW_CREDENTIALS = True
+# Only the API (and the Socket.IO endpoint of the same clients) answers other origins.
+CORS_URLS_REGEX = r"^/(api|socket\.io)/"
+# Response headers a cross-origin page may read besides the CORS-safelisted ones.
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "X-Request-ID", "X-Total-Count", "X-List-Truncated"]
+CSRF_TRUSTED_ORIGINS = list(
+    dict.fromkeys([*env_list("DJANGO_CSRF_TRUSTED_ORIGINS"), *CORS_ALLOWED_ORIGINS])
+)
 
 INSTALLED_APPS = [
     "daphne",
+    "corsheaders",
     # The stock admin with the operator console's index panel (see drishtiksha.admin_site).
     "drishtiksha.admin_site.ConsoleAdminConfig",
     "django.contrib.auth",
@@ -113,6 +126,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response (errors included) carries the request id.
     "drishtiksha.middleware.RequestIdMiddleware",
+    # Before anything that may answer on its own (redirects, static files, CommonMiddleware), so
+    # that those answers and the preflights carry the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "drishtiksha.content_security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -162,6 +178,17 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's default hashers, the first of which hashes every new password; then bcrypt, so that the
+# hashes imported from the Node version (`import_legacy`) still verify and are rehashed with the
+# default at the user's next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -343,6 +370,8 @@ MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 500 * 1024 * 1024)
 REQUEST_BODY_OVERHEAD_BYTES = env_int("REQUEST_BODY_OVERHEAD_BYTES", 1024 * 1024)
 # Uploaded files always stream to a temporary file on disk, never into memory.
 FILE_UPLOAD_HANDLERS = ["media_analysis.uploads.StreamingUploadHandler"]
+# Where they stream to: unset, a `.incoming` folder in MEDIA_ROOT with local storage (so storing
+# the upload is a rename on the same filesystem), else the system's temporary directory.
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # Uploads per user (DRF rate syntax: N/second|minute|hour|day).
 API_UPLOAD_THROTTLE_RATE = env_str("API_UPLOAD_THROTTLE_RATE", "120/hour")
@@ -643,7 +672,17 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # name is fixed by the existing clients.
 AUTH_COOKIE_NAME = "authToken"
 AUTH_COOKIE_SECURE = SECURE_COOKIES
-AUTH_COOKIE_SAMESITE = "Lax"
+# Lax: sent by the browser to this site's API from pages of the same site (any port or subdomain,
+# e.g. a single-page app on localhost:5173 calling localhost:8000) but not from other sites.
+# A single-page app on another site needs None, which browsers accept only on a Secure cookie;
+# unsafe methods are then still refused unless the Origin is trusted or a CSRF token is sent.
+AUTH_COOKIE_SAMESITE = env_str("AUTH_COOKIE_SAMESITE", "Lax").capitalize()
+if AUTH_COOKIE_SAMESITE not in {"Lax", "Strict", "None"}:
+    raise ImproperlyConfigured("AUTH_COOKIE_SAMESITE must be Lax, Strict or None.")
+if AUTH_COOKIE_SAMESITE == "None" and not AUTH_COOKIE_SECURE:
+    raise ImproperlyConfigured(
+        "AUTH_COOKIE_SAMESITE=None needs Secure cookies (DJANGO_SECURE_COOKIES=true, over HTTPS)."
+    )
 AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None
 
 SIMPLE_JWT = {
@@ -690,6 +729,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Drishtiksha <no-reply@localh
 
 API_DEFAULT_PAGE_SIZE = env_int("API_DEFAULT_PAGE_SIZE", 20)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
+# GET /media without page or pageSize answers a bare array (what clients of the unpaged API
+# iterate) of at most this many items, newest first; X-Total-Count tells how many there are.
+MEDIA_LIST_UNPAGED_LIMIT = env_int("MEDIA_LIST_UNPAGED_LIMIT", 500)
 API_SIGNUP_THROTTLE_RATE = env_str("API_SIGNUP_THROTTLE_RATE", "20/hour")
 API_PASSWORD_RESET_THROTTLE_RATE = env_str("API_PASSWORD_RESET_THROTTLE_RATE", "5/hour")
 # Reverse proxies in front of the app that append to X-Forwarded-For. 0 trusts only the socket

@@ -110,6 +110,25 @@ def media_list_for_user(*, user: User, filters: MediaFilters | None = None) -> Q
     return queryset.order_by(f"-{field}" if descending else field, "-id" if descending else "id")
 
 
+def media_list_with_runs_for_user(
+    *, user: User, filters: MediaFilters | None = None
+) -> QuerySet[Media]:
+    """`media_list_for_user` with every run of each item too, newest first, and their analyses.
+
+    For the API's list, whose clients read `analysisRuns` on each item. Two more queries whatever
+    the number of items; analyses come without their result payloads, as everywhere in a list.
+    """
+    analyses = DeepfakeAnalysis.objects.order_by("model_name").defer(
+        "result_payload", "error_details"
+    )
+    runs = AnalysisRun.objects.order_by("-run_number").prefetch_related(
+        Prefetch("analyses", queryset=analyses)
+    )
+    return media_list_for_user(user=user, filters=filters).prefetch_related(
+        Prefetch("runs", queryset=runs)
+    )
+
+
 def _parse_uuid(value: uuid.UUID | str) -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value

@@ -84,6 +84,16 @@ class ProfileUpdateSerializer(CamelCaseSerializer):
 class PasswordChangeSerializer(CamelCaseSerializer):
     current_password = _password_field()
     new_password = _password_field()
+    # Optional: a form that asks twice sends both, and a mismatch must not change anything.
+    confirm_password = _password_field(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        confirm = attrs.pop("confirm_password", None)
+        if confirm is not None and confirm != attrs["new_password"]:
+            raise serializers.ValidationError(
+                {"confirmPassword": "The two new passwords do not match."}
+            )
+        return attrs
 
 
 class PasswordResetRequestSerializer(CamelCaseSerializer):

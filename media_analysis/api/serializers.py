@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from drishtiksha.api.casing import camelize_keys
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
+from drishtiksha.http import public_base_url
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
 from media_analysis.robustness import robustness_summary
 
@@ -117,7 +118,12 @@ MEDIA_FIELDS = [
 
 
 class MediaSerializer(CamelCaseModelSerializer):
-    """A media item with its latest run and that run's analyses (list and upload answers)."""
+    """A media item with its latest run and that run's analyses (upload and re-run answers).
+
+    `url` and `thumbnailUrl` are absolute when the request is known: a page served from another
+    origin puts them straight into `<video src>` / `<img src>`, where a bare path would name that
+    page's own origin.
+    """
 
     filename = serializers.CharField(source="original_filename", read_only=True)
     url = serializers.SerializerMethodField()
@@ -131,16 +137,35 @@ class MediaSerializer(CamelCaseModelSerializer):
         fields = MEDIA_FIELDS
 
     def get_url(self, media: Media) -> str:
-        return reverse("media-api:file", kwargs={"media_id": media.pk})
+        return self._absolute(reverse("media-api:file", kwargs={"media_id": media.pk}))
 
     def get_thumbnail_url(self, media: Media) -> str | None:
         if not media.thumbnail:
             return None
-        return reverse("media-api:thumbnail", kwargs={"media_id": media.pk})
+        return self._absolute(reverse("media-api:thumbnail", kwargs={"media_id": media.pk}))
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        if request is None:
+            return path
+        return public_base_url(request).rstrip("/") + path
+
+
+class MediaListItemSerializer(MediaSerializer):
+    """A list item: the latest run as above, and every run (`analysisRuns`, newest first) with
+    its analyses, without result payloads (the detail has them)."""
+
+    analysis_runs = RunSerializer(source="runs", many=True, read_only=True)
+
+    class Meta:
+        model = Media
+        fields = [*MEDIA_FIELDS, "analysis_runs"]
 
 
 class MediaDetailSerializer(MediaSerializer):
     """Every run, newest first, with full analyses; `analyses` repeats the latest run's.
+
+    `analysisRuns` is `runs` again under the name the existing clients read.
 
     `robustness` is null unless the upload asked for the check; then it says whether the verdict
     survived a re-encode (PENDING, STABLE, UNSTABLE or UNAVAILABLE) and links the copy.
@@ -148,13 +173,22 @@ class MediaDetailSerializer(MediaSerializer):
 
     latest_run = RunDetailSerializer(read_only=True)
     runs = RunDetailSerializer(many=True, read_only=True)
+    analysis_runs = RunDetailSerializer(source="runs", many=True, read_only=True)
     analyses = serializers.SerializerMethodField()
     robustness = serializers.SerializerMethodField()
     derived_from = serializers.UUIDField(source="derived_from_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Media
-        fields = [*MEDIA_FIELDS, "runs", "analyses", "robustness", "derived_from", "derivation"]
+        fields = [
+            *MEDIA_FIELDS,
+            "runs",
+            "analysis_runs",
+            "analyses",
+            "robustness",
+            "derived_from",
+            "derivation",
+        ]
 
     def get_robustness(self, media: Media) -> dict | None:
         summary = robustness_summary(media=media)

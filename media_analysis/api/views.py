@@ -18,10 +18,12 @@ from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from drishtiksha.api.pagination import PAGE_PARAM, PAGE_SIZE_PARAM, EnvelopePagination
 from drishtiksha.api.responses import ApiResponse
 from drishtiksha.errors import NotFound
 from media_analysis.api.serializers import (
     MediaDetailSerializer,
+    MediaListItemSerializer,
     MediaSerializer,
     MediaUpdateSerializer,
     MediaUploadSerializer,
@@ -37,7 +39,7 @@ from media_analysis.selectors import (
     media_filters_parse,
     media_get_for_file_access,
     media_get_for_user,
-    media_list_for_user,
+    media_list_with_runs_for_user,
 )
 from media_analysis.services.ingest import media_ingest
 from media_analysis.services.media import media_delete, media_update
@@ -80,15 +82,38 @@ def _filters_from_query(request: Request):
     )
 
 
+# Headers of an unpaged list: how many items match, and whether the answer holds fewer.
+TOTAL_COUNT_HEADER = "X-Total-Count"
+TRUNCATED_HEADER = "X-List-Truncated"
+
+
+def _paging_requested(request: Request) -> bool:
+    return PAGE_PARAM in request.query_params or PAGE_SIZE_PARAM in request.query_params
+
+
+class MediaListPagination(EnvelopePagination):
+    """Pages when `page` or `pageSize` is given. Without either the list is a bare array of the
+    first MEDIA_LIST_UNPAGED_LIMIT items, as clients written for an unpaged API iterate it."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        unpaged = {
+            **schema,
+            "description": "Without page and pageSize: at most MEDIA_LIST_UNPAGED_LIMIT items"
+            f" (see the {TOTAL_COUNT_HEADER} and {TRUNCATED_HEADER} headers).",
+        }
+        return {"oneOf": [unpaged, super().get_paginated_response_schema(schema)]}
+
+
 class MediaCollectionView(GenericAPIView):
     parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [UploadRateThrottle]
+    pagination_class = MediaListPagination
 
     def get_serializer_class(self):
         # DRF's OPTIONS metadata describes the POST body with this; without it OPTIONS was a 500.
         if self.request is not None and self.request.method == "POST":
             return MediaUploadSerializer
-        return MediaSerializer
+        return MediaListItemSerializer
 
     @extend_schema(
         tags=[TAG],
@@ -103,15 +128,44 @@ class MediaCollectionView(GenericAPIView):
                 description="createdAt, filename, size or status; prefix '-' for descending.",
             ),
         ],
-        responses={200: MediaSerializer(many=True)},
+        responses={200: MediaListItemSerializer(many=True)},
     )
     def get(self, request: Request) -> ApiResponse:
-        """The caller's media, newest first, each with its latest run and its analyses."""
-        queryset = media_list_for_user(user=request.user, filters=_filters_from_query(request))
-        page = self.paginate_queryset(queryset)
-        response = self.get_paginated_response(MediaSerializer(page, many=True).data)
-        response.message = "Media retrieved"
-        return response
+        """The caller's media, newest first, each with its latest run and every run's analyses.
+
+        With `page` or `pageSize`: `{results, count, page, pageSize, totalPages}`. Without: an
+        array of at most MEDIA_LIST_UNPAGED_LIMIT items, `X-Total-Count` saying how many match and
+        `X-List-Truncated` whether some were left out.
+        """
+        queryset = media_list_with_runs_for_user(
+            user=request.user, filters=_filters_from_query(request)
+        )
+        context = {"request": request}
+        if _paging_requested(request):
+            page = self.paginate_queryset(queryset)
+            response = self.get_paginated_response(
+                MediaListItemSerializer(page, many=True, context=context).data
+            )
+            response.message = "Media retrieved"
+            return response
+        limit = settings.MEDIA_LIST_UNPAGED_LIMIT
+        total = queryset.count()
+        items = MediaListItemSerializer(queryset[:limit], many=True, context=context).data
+        truncated = total > limit
+        message = (
+            f"Media retrieved: the first {limit} of {total}; ask with page and pageSize for the"
+            " rest."
+            if truncated
+            else "Media retrieved"
+        )
+        return ApiResponse(
+            items,
+            message=message,
+            headers={
+                TOTAL_COUNT_HEADER: str(total),
+                TRUNCATED_HEADER: "true" if truncated else "false",
+            },
+        )
 
     @extend_schema(
         tags=[TAG],
@@ -137,7 +191,7 @@ class MediaCollectionView(GenericAPIView):
             robustness_check=values.get("robustness_check", False),
         )
         data = UploadedMediaSerializer(
-            result.media, context={"duplicate_of": result.duplicate_of}
+            result.media, context={"duplicate_of": result.duplicate_of, "request": request}
         ).data
         return ApiResponse(data, message="Media uploaded; analysis queued", status=202)
 
@@ -147,7 +201,8 @@ class MediaDetailView(APIView):
     def get(self, request: Request, media_id) -> ApiResponse:
         """One media item with every run (newest first) and their analyses."""
         media = media_get_for_user(user=request.user, media_id=media_id)
-        return ApiResponse(MediaDetailSerializer(media).data, message="Media retrieved")
+        data = MediaDetailSerializer(media, context={"request": request}).data
+        return ApiResponse(data, message="Media retrieved")
 
     @extend_schema(tags=[TAG], request=MediaUpdateSerializer, responses={200: MediaSerializer})
     def patch(self, request: Request, media_id) -> ApiResponse:
@@ -156,7 +211,8 @@ class MediaDetailView(APIView):
         serializer = MediaUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         media = media_update(media=media, description=serializer.validated_data["description"])
-        return ApiResponse(MediaSerializer(media).data, message="Media updated")
+        data = MediaSerializer(media, context={"request": request}).data
+        return ApiResponse(data, message="Media updated")
 
     @extend_schema(tags=[TAG], responses={200: OpenApiResponse(description="Deleted.")})
     def delete(self, request: Request, media_id) -> ApiResponse:
@@ -185,7 +241,7 @@ class MediaAnalyzeView(APIView):
         with transaction.atomic():
             run_start(media=media, model_names=serializer.validated_data.get("models") or None)
             media = media_get_for_user(user=request.user, media_id=media_id)
-            data = MediaSerializer(media).data
+            data = MediaSerializer(media, context={"request": request}).data
         return ApiResponse(data, message="Analysis queued", status=202)
 
 

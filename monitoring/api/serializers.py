@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from drishtiksha.api.casing import camelize_keys
+from drishtiksha.api.casing import camelize
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
 from monitoring.models import HealthStatus, ServerHealth
 from monitoring.selectors import InconsistencyKind, ServerStatus
@@ -54,12 +54,33 @@ class AnalyticsQuerySerializer(CamelCaseSerializer):
 # --- The inference server -------------------------------------------------------------------------
 
 
+def stats_in_both_casings(stats: Any) -> Any:
+    """A `/stats` document with every key, at every depth, under its own name and camelCased.
+
+    The camelCase names match the rest of the API; the inference server's own snake_case names
+    (`models_info`, `uptime_seconds`, `device_info.memory_usage_percent`) are what the existing
+    monitoring screen reads.
+    """
+    if isinstance(stats, dict):
+        both: dict[Any, Any] = {}
+        for key, value in stats.items():
+            converted = stats_in_both_casings(value)
+            both[key] = converted
+            if isinstance(key, str):
+                both[camelize(key)] = converted
+        return both
+    if isinstance(stats, list):
+        return [stats_in_both_casings(item) for item in stats]
+    return stats
+
+
 class ServerStatusSerializer(CamelCaseSerializer):
-    """The inference server's `/stats` with every key camelCased at every depth, plus how long it
-    took and when it was fetched.
+    """The inference server's `/stats` with every key camelCased at every depth, and also under
+    its own snake_case name (see `stats_in_both_casings`), plus how long it took and when it was
+    fetched.
 
     The fields below document the contract's keys; whatever else the server sends passes through
-    (camelCased) as well.
+    as well.
     """
 
     service_name = serializers.CharField()
@@ -77,7 +98,7 @@ class ServerStatusSerializer(CamelCaseSerializer):
 
     def to_representation(self, instance: ServerStatus) -> dict[str, Any]:
         return {
-            **camelize_keys(instance.stats),
+            **stats_in_both_casings(instance.stats),
             "responseTimeMs": instance.response_time_ms,
             "cachedAt": serializers.DateTimeField().to_representation(instance.cached_at),
         }
@@ -99,8 +120,9 @@ class ServerHealthSerializer(CamelCaseModelSerializer):
         ]
 
     def get_stats_payload(self, health: ServerHealth) -> dict[str, Any] | None:
-        """Camelcased like GET server-status, so that both describe the server the same way."""
-        return camelize_keys(health.stats_payload)
+        """In both casings like GET server-status, so that both describe the server the same
+        way."""
+        return stats_in_both_casings(health.stats_payload)
 
 
 # --- Queues ---------------------------------------------------------------------------------------
@@ -125,6 +147,14 @@ class QueueStatusSerializer(CamelCaseSerializer):
     workers = serializers.ListField(child=serializers.CharField())
     queues = QueueCountsSerializer(many=True)
     window_hours = serializers.IntegerField()
+    # The same counts under the names the existing monitoring screen reads.
+    pending = serializers.IntegerField(source="pending_jobs", help_text="Same as pendingJobs.")
+    active = serializers.IntegerField(source="active_jobs", help_text="Same as activeJobs.")
+    delayed = serializers.IntegerField(source="delayed_jobs", help_text="Same as delayedJobs.")
+    completed = serializers.IntegerField(
+        source="completed_jobs", help_text="Same as completedJobs."
+    )
+    failed = serializers.IntegerField(source="failed_jobs", help_text="Same as failedJobs.")
 
 
 # --- Maintenance ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_list_is_newest_first_with_latest_run_and_its_analyses(owner, owner_clie
     newer = _media_with_runs(owner)
     _media_with_runs(UserFactory())
 
-    response = owner_client.get("/api/v1/media")
+    response = owner_client.get("/api/v1/media?page=1")
 
     data = response.json()["data"]
     assert [item["id"] for item in data["results"]] == [str(newer.pk), str(older.pk)]
@@ -102,7 +102,7 @@ def test_list_filters_search_and_ordering(owner, owner_client):
     )
 
     def ids(query: str) -> list[str]:
-        response = owner_client.get(f"/api/v1/media?{query}")
+        response = owner_client.get(f"/api/v1/media?page=1&{query}")
         assert response.status_code == 200, response.content
         return [item["id"] for item in response.json()["data"]["results"]]
 

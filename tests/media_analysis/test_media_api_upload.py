@@ -50,8 +50,8 @@ def test_video_upload_is_accepted_stored_probed_and_queued(
     assert data["metadata"]["video"]["width"] == 160
     assert data["metadata"]["audio"]["codec"] == "aac"
     assert data["duplicateOf"] is None
-    assert data["url"] == f"/api/v1/media/{data['id']}/file"
-    assert data["thumbnailUrl"] == f"/api/v1/media/{data['id']}/thumbnail"
+    assert data["url"] == f"http://testserver/api/v1/media/{data['id']}/file"
+    assert data["thumbnailUrl"] == f"http://testserver/api/v1/media/{data['id']}/thumbnail"
 
     run = data["latestRun"]
     assert run["runNumber"] == 1 and run["status"] == RunStatus.QUEUED

@@ -54,7 +54,7 @@ def test_a_checked_upload_gets_a_reencoded_copy_analysed_and_a_stable_verdict(
     assert summary.state == RobustnessState.STABLE and summary.stable is True
     assert "the same verdict (Likely deepfake)" in summary.text
     # The copy is shown with its upload, not as an upload of its own.
-    listed = client.get("/api/v1/media").json()["data"]["results"]
+    listed = client.get("/api/v1/media?page=1").json()["data"]["results"]
     assert [item["id"] for item in listed] == [str(media.pk)]
     page = Client()
     page.force_login(user)
