@@ -606,6 +606,64 @@ def analytics_get(*, days: int) -> Analytics:
     )
 
 
+# --- The monitoring page's cached figures ---------------------------------------------------------
+
+# A check is sent every HEALTH_CHECK_INTERVAL and expires unstarted after one more interval, so
+# figures older than this many intervals mean the periodic checks are not running.
+STALE_AFTER_CHECK_INTERVALS = 2
+
+
+@dataclass(frozen=True)
+class MonitoringSnapshot:
+    """The inference server's `/stats` and the queues as last checked, each with its time.
+
+    The beat health check keeps it fresh, so that the monitoring page never asks the server or
+    broadcasts to the workers while an operator waits. A part that could not be checked has its
+    error instead of its figures.
+    """
+
+    server_status: ServerStatus | None
+    server_error: str
+    server_checked_at: datetime
+    queue_status: QueueStatus | None
+    queue_error: str
+    queues_checked_at: datetime
+
+    @property
+    def checked_at(self) -> datetime:
+        """When the older of the two parts was checked."""
+        return min(self.server_checked_at, self.queues_checked_at)
+
+    def is_stale(self, *, now: datetime | None = None) -> bool:
+        limit = STALE_AFTER_CHECK_INTERVALS * settings.HEALTH_CHECK_INTERVAL
+        return ((now or timezone.now()) - self.checked_at).total_seconds() > limit
+
+
+@dataclass(frozen=True)
+class CachedAnalytics:
+    analytics: Analytics
+    computed_at: datetime
+
+
+def monitoring_snapshot_cache_key() -> str:
+    # Per server URL (beside discovery's key), so that a new URL never shows the old server.
+    return f"{stats_cache_key()}:monitoring-snapshot"
+
+
+def analytics_cache_key(*, days: int) -> str:
+    return f"monitoring:analytics:{days}"
+
+
+def monitoring_snapshot_get() -> MonitoringSnapshot | None:
+    """The figures the last check kept (one cache read), or None when none was kept yet."""
+    return cache.get(monitoring_snapshot_cache_key())
+
+
+def analytics_cached_get(*, days: int) -> CachedAnalytics | None:
+    """The analytics of the last `days` as computed at most HEALTH_CHECK_INTERVAL ago, or None."""
+    return cache.get(analytics_cache_key(days=days))
+
+
 # --- The admin's index panel ----------------------------------------------------------------------
 
 

@@ -14,21 +14,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from drishtiksha.errors import NotFound
+from drishtiksha.errors import DomainError, NotFound
 from media_analysis import ml_client
 from media_analysis.choices import RunStatus
 from media_analysis.models import AnalysisRun, Media
 from media_analysis.services.runs import OPEN_ANALYSIS_STATUSES, run_finalize
 from monitoring.models import HealthStatus, ServerHealth
 from monitoring.selectors import (
+    STALE_AFTER_CHECK_INTERVALS,
+    CachedAnalytics,
     InconsistencyKind,
+    MonitoringSnapshot,
+    QueueStatus,
+    ServerStatus,
+    analytics_cache_key,
+    analytics_get,
     elapsed_ms,
     media_inconsistencies_list,
+    monitoring_snapshot_cache_key,
+    queue_status_get,
     run_inconsistencies_list,
+    server_status_get,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,6 +102,72 @@ def server_health_prune(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.HEALTH_RETENTION_DAYS)
     deleted, _ = ServerHealth.objects.filter(checked_at__lt=cutoff).delete()
     return deleted
+
+
+# --- The monitoring page's cached figures ---------------------------------------------------------
+
+UNCHECKED_SERVER_MESSAGE = "The inference server's answer was not recorded."
+
+
+def _server_status_from_health(health: ServerHealth) -> tuple[ServerStatus | None, str]:
+    if health.status == HealthStatus.UNHEALTHY or health.stats_payload is None:
+        return None, health.error_message or UNCHECKED_SERVER_MESSAGE
+    return (
+        ServerStatus(
+            stats=health.stats_payload,
+            response_time_ms=health.response_time_ms or 0,
+            cached_at=health.checked_at,
+        ),
+        "",
+    )
+
+
+def monitoring_snapshot_refresh(*, health: ServerHealth | None = None) -> MonitoringSnapshot:
+    """Check the inference server and the queues now and keep the figures for the page.
+
+    With `health` (the check the beat task has just recorded) the server is not asked twice.
+    Without it (no figures kept yet, or the page's "Check now") the server is asked through
+    `server_status_get`, which records no health row: the history stays the beat task's. Kept
+    without expiry: old figures are shown with their age rather than not at all.
+    Cost: up to three inspect broadcasts (MONITORING_INSPECT_TIMEOUT_SECONDS each at most), one
+    LLEN per queue, one aggregate query, and one `/stats` request when `health` is not given.
+    """
+    if health is not None:
+        server_status, server_error = _server_status_from_health(health)
+        server_checked_at = health.checked_at
+    else:
+        server_checked_at = timezone.now()
+        try:
+            server_status, server_error = server_status_get(), ""
+            server_checked_at = server_status.cached_at
+        except DomainError as exc:
+            server_status, server_error = None, exc.message
+    queues_checked_at = timezone.now()
+    queue_status: QueueStatus | None
+    try:
+        queue_status, queue_error = queue_status_get(), ""
+    except DomainError as exc:
+        queue_status, queue_error = None, exc.message
+    snapshot = MonitoringSnapshot(
+        server_status=server_status,
+        server_error=server_error,
+        server_checked_at=server_checked_at,
+        queue_status=queue_status,
+        queue_error=queue_error,
+        queues_checked_at=queues_checked_at,
+    )
+    cache.set(monitoring_snapshot_cache_key(), snapshot, timeout=None)
+    return snapshot
+
+
+def analytics_cache_refresh(*, days: int) -> CachedAnalytics:
+    """Compute the analytics of the last `days` now and keep them until they would be stale (the
+    beat check recomputes the default window every interval). Cost: `analytics_get`'s six
+    queries over the window's rows."""
+    cached = CachedAnalytics(analytics=analytics_get(days=days), computed_at=timezone.now())
+    timeout = STALE_AFTER_CHECK_INTERVALS * settings.HEALTH_CHECK_INTERVAL
+    cache.set(analytics_cache_key(days=days), cached, timeout=timeout)
+    return cached
 
 
 # --- Status repair --------------------------------------------------------------------------------

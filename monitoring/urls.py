@@ -8,5 +8,6 @@ app_name = "monitoring"
 
 urlpatterns = [
     path("", views.monitoring_page, name="page"),
+    path("figures/", views.monitoring_figures, name="figures"),
     path("check-stuck-runs/", views.check_stuck_runs, name="check-stuck-runs"),
 ]

@@ -4,6 +4,8 @@ monitoring page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -16,17 +18,17 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from drishtiksha.errors import DomainError
 from media_analysis.services.runs import runs_reap
 from monitoring import presenters
 from monitoring.api.serializers import AnalyticsQuerySerializer
 from monitoring.readiness import readiness_checks
 from monitoring.selectors import (
-    analytics_get,
-    queue_status_get,
+    MonitoringSnapshot,
+    analytics_cached_get,
+    monitoring_snapshot_get,
     server_history_list,
-    server_status_get,
 )
+from monitoring.services import analytics_cache_refresh, monitoring_snapshot_refresh
 
 # Wording of each of the reaper's counts (`ReapResult` fields).
 REAPER_LABELS = {
@@ -97,44 +99,92 @@ def _analytics_days(request: HttpRequest) -> tuple[int, str]:
     )
 
 
+SECONDS_PER_MINUTE = 60
+SECONDS_PER_HOUR = 60 * SECONDS_PER_MINUTE
+SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class Age:
+    """How long ago a figure was taken: seconds for the page's script, words for the reader."""
+
+    seconds: int
+
+    @property
+    def text(self) -> str:
+        if self.seconds < SECONDS_PER_MINUTE:
+            return f"{self.seconds} s ago"
+        if self.seconds < SECONDS_PER_HOUR:
+            return f"{self.seconds // SECONDS_PER_MINUTE} min ago"
+        if self.seconds < SECONDS_PER_DAY:
+            return f"{self.seconds // SECONDS_PER_HOUR} h ago"
+        return f"{self.seconds // SECONDS_PER_DAY} d ago"
+
+
+def age_of(when: datetime, *, now: datetime) -> Age:
+    """The page's script keeps the same words up to date while the page stays open."""
+    return Age(seconds=max(0, int((now - when).total_seconds())))
+
+
+def _figures_context(snapshot: MonitoringSnapshot, *, now: datetime) -> dict[str, Any]:
+    """The server's and the queues' part of the page, shared with the fragment that refreshes it."""
+    stats = snapshot.server_status.stats if snapshot.server_status else None
+    return {
+        "snapshot": snapshot,
+        "server_status": snapshot.server_status,
+        "server_error": snapshot.server_error,
+        "server_age": age_of(snapshot.server_checked_at, now=now),
+        "stale": snapshot.is_stale(now=now),
+        "models": presenters.loaded_models(stats) if stats is not None else [],
+        "gauges": presenters.resource_gauges(stats) if stats is not None else [],
+        "cpu": presenters.cpu_summary(stats) if stats is not None else "",
+        "system_facts": presenters.system_facts(stats) if stats is not None else [],
+        "queue_status": snapshot.queue_status,
+        "queue_error": snapshot.queue_error,
+        "queues_age": age_of(snapshot.queues_checked_at, now=now),
+    }
+
+
 @_staff_page
 @require_GET
 def monitoring_page(request: HttpRequest) -> HttpResponse:
-    """Everything fetched here, server-side: the page reads without JavaScript except its charts.
+    """The figures the beat health check keeps, server-side: the page reads without JavaScript
+    except its charts, and it never waits for the inference server or the workers.
 
-    A part that cannot be fetched (inference server down, broker unreachable) shows its error
-    where its figures would be; the rest of the page still renders.
+    Each figure says how old it is. Only when nothing was kept yet (a fresh cache, before the
+    first check) are the server and the queues asked now, once, to fill it. A part that could
+    not be checked (inference server down, broker unreachable) shows its error where its
+    figures would be; the rest of the page still renders.
     """
     days, days_error = _analytics_days(request)
-    server_status = server_error = None
-    try:
-        server_status = server_status_get()
-    except DomainError as exc:
-        server_error = exc.message
-    queue_status = queue_error = None
-    try:
-        queue_status = queue_status_get()
-    except DomainError as exc:
-        queue_error = exc.message
+    snapshot = monitoring_snapshot_get() or monitoring_snapshot_refresh()
+    cached = analytics_cached_get(days=days) or analytics_cache_refresh(days=days)
     history = server_history_list(limit=settings.MONITORING_HISTORY_DEFAULT_LIMIT)
-    analytics = analytics_get(days=days)
+    now = timezone.now()
     context = {
+        **_figures_context(snapshot, now=now),
         "latest_health": history[0] if history else None,
-        "server_status": server_status,
-        "server_error": server_error,
-        "models": presenters.loaded_models(server_status.stats) if server_status else [],
-        "gauges": presenters.resource_gauges(server_status.stats) if server_status else [],
-        "cpu": presenters.cpu_summary(server_status.stats) if server_status else "",
-        "system_facts": presenters.system_facts(server_status.stats) if server_status else [],
-        "queue_status": queue_status,
-        "queue_error": queue_error,
-        "analytics": analytics,
+        "analytics": cached.analytics,
+        "analytics_computed_at": cached.computed_at,
+        "analytics_age": age_of(cached.computed_at, now=now),
         "days": days,
         "days_error": days_error,
         "days_max": settings.MONITORING_ANALYTICS_MAX_DAYS,
-        "chart_data": presenters.chart_data(history=history, analytics=analytics),
+        "chart_data": presenters.chart_data(history=history, analytics=cached.analytics),
     }
     return render(request, "monitoring/dashboard.html", context)
+
+
+@_staff_page
+@require_GET
+def monitoring_figures(request: HttpRequest) -> HttpResponse:
+    """The page's server and queue parts, checked now: what the page's "Check now" button and
+    its script (when the kept figures are stale) load after the page. Refreshes the kept figures
+    too, so that the next page load shows them."""
+    snapshot = monitoring_snapshot_refresh()
+    return render(
+        request, "monitoring/figures.html", _figures_context(snapshot, now=timezone.now())
+    )
 
 
 @_staff_page
