@@ -66,8 +66,12 @@ def test_sigkill_mid_analysis_then_a_new_worker_settles_every_run(
     ).exists()
 
     fake_inference.model(SLOW_MODEL).delay = 0.0
+    # The sweeps below re-send what the dead worker held after 2 s, but give analyses still in
+    # the queue time to be taken by the replacement, which may be slow to start on a busy machine:
+    # reaped as fast, they would use up their re-sends and fail as timed out before it was up.
+    fast_pipeline.ANALYSIS_QUEUED_TIMEOUT_SECONDS = 10
     with worker_subprocess(env=worker_env(fast_pipeline), concurrency=6, name="replacement"):
-        done = reap_until_final(run_ids, timeout=60)
+        done = reap_until_final(run_ids, timeout=90)
 
     assert_settled_once(run_ids, model_names=[m.name for m in fake_inference.models])
     # The replacement worker is healthy and the inference server is up: nothing had to fail.
