@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,13 +42,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.support import ScratchDatabase, free_port, percentile  # noqa: E402
 
 SETTINGS_MODULE = "bench.ceiling_settings"
 CEILING_URL = "/bench/ceiling"
@@ -63,19 +62,6 @@ MODELS_BY_TYPE = {
     "IMAGE": ["DISTIL-DIRE-V1", "SIGLIP-IMAGE-V1", "FREQ-CNN-V2"],
     "AUDIO": ["SCATTERING-WAVE-V1", "MEL-SPEC-CNN-V1", "RAWNET-LITE"],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 # --- HTTP: a minimal keep-alive HTTP/1.1 client, cheap enough to share two cores with the server --
@@ -175,29 +161,6 @@ async def _rounds(port: int, cases: list[Case], rounds: int, warmup: int) -> Non
 
 
 # --- The scratch database and its data ------------------------------------------------------------
-
-
-class Scratch:
-    """A scratch PostgreSQL database on DATABASE_URL's server; dropped on exit unless kept."""
-
-    def __init__(self, server_url: str, name: str, *, create: bool, keep: bool) -> None:
-        parts = urlsplit(server_url)
-        self.name, self.create, self.keep = name, create, keep
-        self.admin_url = parts._replace(path="/postgres").geturl()
-        self.url = parts._replace(path=f"/{name}").geturl()
-
-    def __enter__(self) -> Scratch:
-        if self.create:
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.keep:
-            print(f"kept database {self.name}")
-            return
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def _payload(media_type: str, frames: int) -> dict:
@@ -375,14 +338,14 @@ def _cases(token: str, session_cookie: str, mid_page: int, deep_page: int) -> li
 
 
 def _print_latencies(cases: list[Case], ceiling: Case) -> None:
-    ceiling_p50 = _percentile(ceiling.latencies, 0.5) * 1000
-    ceiling_p95 = _percentile(ceiling.latencies, 0.95) * 1000
+    ceiling_p50 = percentile(ceiling.latencies, 0.5) * 1000
+    ceiling_p95 = percentile(ceiling.latencies, 0.95) * 1000
     print(
         f"\n{'sequential, one keep-alive connection':<34} {'p50':>8} {'p95':>8}  x ceiling p50/p95"
     )
     for case in cases:
-        p50 = _percentile(case.latencies, 0.5) * 1000
-        p95 = _percentile(case.latencies, 0.95) * 1000
+        p50 = percentile(case.latencies, 0.5) * 1000
+        p95 = percentile(case.latencies, 0.95) * 1000
         mark = "" if case is ceiling else ("  ok" if p95 < P95_TARGET_MS else "  OVER 30 ms")
         print(
             f"  {case.name:<32} {p50:>6.1f}ms {p95:>6.1f}ms  "
@@ -406,7 +369,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script, easier to read i
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11")
     name = args.reuse or args.database or f"bench_list_{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="drishtiksha-list-"))
-    with Scratch(server_url, name, create=not args.reuse, keep=args.keep or bool(args.reuse)) as db:
+    with ScratchDatabase(
+        server_url, name, create=not args.reuse, keep=args.keep or bool(args.reuse)
+    ) as db:
         env = {
             **os.environ,
             "DATABASE_URL": db.url,
@@ -444,7 +409,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script, easier to read i
         print(f"rows: {counts[0]} media, {counts[1]} runs, {counts[2]} analyses")
         connection.close()
 
-        port = _free_port()
+        port = free_port()
         plan = build_plan({**env, "HOST": "127.0.0.1", "PORT": str(port)})
         command = plan.processes["web"]
         print(
@@ -504,8 +469,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script, easier to read i
                     wall = asyncio.run(_concurrent(port, case, clients, per_client))
                     if attempt == 0:
                         continue  # warm-up pass
-                    p50 = _percentile(case.latencies, 0.5) * 1000
-                    p95 = _percentile(case.latencies, 0.95) * 1000
+                    p50 = percentile(case.latencies, 0.5) * 1000
+                    p95 = percentile(case.latencies, 0.95) * 1000
                     print(
                         f"  {clients:>3} concurrent: p50 {p50:6.2f} ms, p95 {p95:6.2f} ms, "
                         f"{clients * per_client / wall:7.0f} requests/s "

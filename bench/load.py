@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,15 +43,14 @@ from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import requests
 import websockets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.support import ScratchDatabase, free_port, percentile  # noqa: E402
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
 
 PASSWORD = "load-bench-passphrase"  # noqa: S105 - throwaway accounts in a scratch database
@@ -64,12 +62,6 @@ CONNECT_TIMEOUT_SECONDS = 60
 FINAL_STATUSES = frozenset({"ANALYZED", "PARTIALLY_ANALYZED", "FAILED"})
 # Every fake model answers, so a run that is not ANALYZED had a model fail under the load.
 FAILED_RUN_STATUSES = frozenset({"PARTIALLY_ANALYZED", "FAILED"})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tree_rss_kib(pid: int) -> list[tuple[str, int]]:
@@ -112,32 +104,6 @@ class MemoryPeak:
 
 def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
-class Scratch:
-    """A scratch PostgreSQL database on DATABASE_URL's server (it must not exist yet)."""
-
-    def __init__(self, server_url: str, name: str | None = None) -> None:
-        parts = urlsplit(server_url)
-        self.name = name or f"load_{uuid.uuid4().hex[:10]}"
-        self.admin_url = parts._replace(path="/postgres").geturl()
-        self.url = parts._replace(path=f"/{self.name}").geturl()
-
-    def __enter__(self) -> Scratch:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 class Listener:
@@ -207,7 +173,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
         ]
     ).start()
     processes: dict[str, subprocess.Popen] = {}
-    with Scratch(server_url, args.database) as scratch:
+    with ScratchDatabase(server_url, args.database, prefix="load") as scratch:
         env = {
             **os.environ,
             "DATABASE_URL": scratch.url,
@@ -228,7 +194,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
             f"    User.objects.create_user(f'load{{i}}@example.com', '{PASSWORD}')\n"
         )
         subprocess.run([*manage, "shell", "-c", create_users], env=env, check=True)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         processes["web"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "drishtiksha.asgi:application", "--host",
@@ -445,12 +411,12 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
         f" ({lost_dropped} of them on listeners whose socket dropped or never opened)"
     )
     print(
-        f"upload latency:          p50 {_percentile(upload_latencies, 0.5) * 1000:.0f} ms, "
-        f"p95 {_percentile(upload_latencies, 0.95) * 1000:.0f} ms"
+        f"upload latency:          p50 {percentile(upload_latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {percentile(upload_latencies, 0.95) * 1000:.0f} ms"
     )
     print(
-        f"list latency under load: p50 {_percentile(list_latencies, 0.5) * 1000:.0f} ms, "
-        f"p95 {_percentile(list_latencies, 0.95) * 1000:.0f} ms"
+        f"list latency under load: p50 {percentile(list_latencies, 0.5) * 1000:.0f} ms, "
+        f"p95 {percentile(list_latencies, 0.95) * 1000:.0f} ms"
     )
     finished = "all runs final" if not pending else f"{len(pending)} runs still not final"
     print(f"all uploads answered in  {uploads_done:.1f} s; {finished} at {all_done:.1f} s")

@@ -22,14 +22,12 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -37,6 +35,7 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.support import ScratchDatabase, free_port, percentile  # noqa: E402
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
 
 EMAIL = "pages-bench@example.com"
@@ -79,36 +78,6 @@ for item, run in zip(media, runs):
     item.latest_run = run
 Media.objects.bulk_update(media, ["latest_run"], batch_size=1000)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
-class Scratch:
-    """A scratch PostgreSQL database on DATABASE_URL's server (it must not exist yet)."""
-
-    def __init__(self, server_url: str, name: str | None = None) -> None:
-        parts = urlsplit(server_url)
-        self.name = name or f"pages_{uuid.uuid4().hex[:10]}"
-        self.admin_url = parts._replace(path="/postgres").geturl()
-        self.url = parts._replace(path=f"/{self.name}").geturl()
-
-    def __enter__(self) -> Scratch:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def _timed_get(session: requests.Session, url: str) -> tuple[float, float]:
@@ -170,7 +139,7 @@ def main() -> None:
         models=[FakeModel(f"MODEL-{index}", video=True) for index in range(MODELS_PER_MEDIA)]
     ).start()
     processes: dict[str, subprocess.Popen] = {}
-    with Scratch(server_url, args.database) as scratch:
+    with ScratchDatabase(server_url, args.database, prefix="pages") as scratch:
         env = {
             **os.environ,
             "DATABASE_URL": scratch.url,
@@ -192,7 +161,7 @@ def main() -> None:
         subprocess.run([*manage, "shell", "-c", seed], env=env, check=True)
         with psycopg.connect(scratch.url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         try:
             processes["web"] = subprocess.Popen(
@@ -252,9 +221,9 @@ def main() -> None:
         first = [sample[0] * 1000 for sample in samples]
         total = [sample[1] * 1000 for sample in samples]
         return (
-            f"{name:<22} first byte p50 {_percentile(first, 0.5):6.1f} ms,"
-            f" p95 {_percentile(first, 0.95):6.1f} ms;"
-            f" total p50 {_percentile(total, 0.5):6.1f} ms, p95 {_percentile(total, 0.95):6.1f} ms"
+            f"{name:<22} first byte p50 {percentile(first, 0.5):6.1f} ms,"
+            f" p95 {percentile(first, 0.95):6.1f} ms;"
+            f" total p50 {percentile(total, 0.5):6.1f} ms, p95 {percentile(total, 0.95):6.1f} ms"
             f"   target: {target}"
         )
 
@@ -265,7 +234,7 @@ def main() -> None:
         f"/stats requests during the {args.requests} page requests: {stats_during}"
         f" (the beat check, every {HEALTH_CHECK_INTERVAL_SECONDS} s, only)"
     )
-    page_p95 = _percentile([sample[1] * 1000 for sample in page], 0.95)
+    page_p95 = percentile([sample[1] * 1000 for sample in page], 0.95)
     if page_p95 >= TARGET_TOTAL_MS:
         raise SystemExit(f"FAILED: monitoring page p95 {page_p95:.0f} ms >= {TARGET_TOTAL_MS} ms")
 

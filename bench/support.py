@@ -1,0 +1,56 @@
+"""What the benchmark scripts share: a free port, percentiles and a scratch PostgreSQL database."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import psycopg
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (`share` in 0..1); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+class ScratchDatabase:
+    """A scratch database on DATABASE_URL's server, created on entry (it must not exist yet,
+    unless `create` is False) and dropped on exit unless `keep`."""
+
+    def __init__(
+        self,
+        server_url: str,
+        name: str | None = None,
+        *,
+        prefix: str = "bench",
+        create: bool = True,
+        keep: bool = False,
+    ) -> None:
+        parts = urlsplit(server_url)
+        self.name = name or f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.create, self.keep = create, keep
+        self.admin_url = parts._replace(path="/postgres").geturl()
+        self.url = parts._replace(path=f"/{self.name}").geturl()
+
+    def __enter__(self) -> ScratchDatabase:
+        if self.create:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.keep:
+            print(f"kept database {self.name}")
+            return
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
