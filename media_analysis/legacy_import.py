@@ -439,6 +439,8 @@ def _media_create(*, row: dict[str, Any], media_id: uuid.UUID, progress: _Progre
         has_audio=row.get("hasAudio"),
         metadata=row.get("metadata") or {},
         sha256=sha256,
+        # Not probed here: its next run probes it first, as for an upload.
+        prepared_at=None,
     )
     try:
         media.full_clean(

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 
@@ -74,6 +75,14 @@ class Media(models.Model):
     )
     derivation = models.CharField(
         max_length=120, blank=True, help_text="How the copy was made, in plain words."
+    )
+    # Null from the upload until a worker has probed the stored file and made its poster (see
+    # `services.prepare`): the upload is answered after the cheap checks, the heavy ones follow.
+    prepared_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        help_text="When the file passed its probe and got its poster; empty until then.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -19,6 +19,7 @@ from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunSta
 from media_analysis.models import Media
 from media_analysis.reports.pdf import format_bitrate, format_duration
 from media_analysis.selectors import DEFAULT_MEDIA_ORDERING, MediaFilters
+from media_analysis.services.prepare import REFUSED_PREFIX
 
 # Sortable dashboard columns: wire ordering key -> (column title, direction of a first click).
 SORTABLE_COLUMNS = {
@@ -134,6 +135,16 @@ def _sample_rate(value: Any) -> str:
     return f"{value:,} Hz" if isinstance(value, int) and value > 0 else ""
 
 
+def _file_check(media: Media) -> str:
+    """Where an upload not yet probed here stands (see `services.prepare`)."""
+    if media.status in RunStatus.active():
+        return "Being checked: details and poster follow in a moment"
+    latest = media.latest_run
+    if latest is not None and latest.error_message.startswith(REFUSED_PREFIX):
+        return "Refused: the reason is in the run below"
+    return "Not yet checked here: it will be before its next analysis"
+
+
 def metadata_rows(media: Media) -> list[tuple[str, str]]:
     """(label, value) rows of the media page's metadata panel; unknown values are left out."""
     metadata = media.metadata if isinstance(media.metadata, dict) else {}
@@ -171,5 +182,7 @@ def metadata_rows(media: Media) -> list[tuple[str, str]]:
         rows.append(("Bit rate", format_bitrate(container.get("bitRate"))))
     if media.media_type == MediaType.VIDEO and media.has_audio is not None:
         rows.append(("Audio track", "Yes" if media.has_audio else "No"))
+    if media.prepared_at is None:
+        rows.append(("File check", _file_check(media)))
     rows.append(("SHA-256", media.sha256))
     return [(label, value) for label, value in rows if value]

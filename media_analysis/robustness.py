@@ -17,10 +17,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
 
 from media_analysis.choices import MediaType, RunStatus, Verdict
 from media_analysis.models import Media
+from media_analysis.services.prepare import stored_copy
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +89,10 @@ def robustness_copy_make(*, media: Media) -> Media:
 
     reencoding = REENCODINGS[MediaType(media.media_type)]
     stem = Path(media.original_filename).stem or "upload"
-    with tempfile.TemporaryDirectory(prefix="robustness-") as workdir:
-        source = Path(workdir) / f"original{Path(media.file.name).suffix}"
-        with default_storage.open(media.file.name, "rb") as stored, source.open("wb") as local:
-            for chunk in iter(lambda: stored.read(1024 * 1024), b""):
-                local.write(chunk)
+    with (
+        tempfile.TemporaryDirectory(prefix="robustness-") as workdir,
+        stored_copy(media.file.name) as source,
+    ):
         target = Path(workdir) / f"copy.{reencoding.extension}"
         _reencode(source, target, reencoding)
         latest = media.latest_run
@@ -117,6 +116,13 @@ def robustness_summary(*, media: Media) -> RobustnessSummary | None:
         return None
     copy = media.derived_copies.select_related("latest_run").order_by("-created_at").first()
     derivation = copy.derivation if copy else REENCODINGS[MediaType(media.media_type)].description
+    if copy is None and media.prepared_at is None and media.status == RunStatus.FAILED:
+        return RobustnessSummary(
+            RobustnessState.UNAVAILABLE,
+            "The file was refused, so no re-encoded copy was made.",
+            None,
+            derivation,
+        )
     if copy is None:
         return RobustnessSummary(
             RobustnessState.PENDING, "The re-encoded copy is being made.", None, derivation

@@ -1,7 +1,10 @@
-"""What happens when a file is uploaded: check → probe → store → create rows → start run #1.
+"""What happens when a file is uploaded: check → store → create rows → start run #1.
 
-Everything that can refuse the file runs before anything is stored, and a failure after storing
-removes what was stored, so a refused upload leaves no file and no row behind.
+The upload is answered after the checks that cost no more than reading the file once (size,
+extension, content signature, no appended archive, hash); a file they refuse leaves no file and
+no row behind. The probe and the poster, which start ffprobe and ffmpeg, run in the run's
+dispatch task after the answer (see `prepare`): a file they refuse gets a FAILED run that says
+why, and is never sent to a model.
 """
 
 from __future__ import annotations
@@ -23,12 +26,11 @@ from django.db import transaction
 
 from accounts.models import User
 from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
-from media_analysis.choices import MediaType, RunStatus
+from media_analysis.choices import RunStatus
 from media_analysis.formats import (
     FORMATS_BY_EXTENSION,
     SIGNATURE_BYTES,
     STORAGE_FOLDERS,
-    THUMBNAIL_FOLDER,
     TRAILER_BYTES,
     Format,
     accepted_formats_summary,
@@ -37,9 +39,7 @@ from media_analysis.formats import (
     sniff_container,
 )
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
-from media_analysis.probe import make_poster, probe_media
 from media_analysis.services.runs import run_start
-from media_analysis.tasks import make_robustness_copy
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +160,14 @@ def media_ingest(
     derived_from: Media | None = None,
     derivation: str = "",
 ) -> IngestResult:
-    """Validate, probe and store an uploaded file, create its Media row and start run #1.
+    """Check and store an uploaded file, create its Media row and start run #1.
 
-    `upload` is any Django File (an uploaded file or an opened local file); `filename` is the name
-    the user gave it, used for the extension check and for display only. `robustness_check` also
-    analyses a re-encoded copy, made by a task once this answer is given (see `robustness`);
-    `derived_from` and `derivation` mark such a copy.
+    The row starts unprepared: the run's dispatch task probes the file and makes its poster
+    before any model sees it (see `prepare`). `upload` is any Django File (an uploaded file or an
+    opened local file); `filename` is the name the user gave it, used for the extension check
+    and for display only. `robustness_check` also analyses a re-encoded copy, made by a task
+    once the original has passed its probe (see `robustness`); `derived_from` and `derivation`
+    mark such a copy.
     """
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH:
@@ -176,62 +178,39 @@ def media_ingest(
         size = path.stat().st_size
         fmt = media_format_check(filename=filename, head=_read_head(path), size=size)
         _appended_archive_check(fmt=fmt, tail=_read_tail(path, size))
-        probed = probe_media(path, media_type=fmt.media_type)
         sha256 = getattr(upload, "sha256", "") or _sha256_of(path)
 
         media_id = uuid.uuid4()
-        with tempfile.TemporaryDirectory() as workdir:
-            poster_path = Path(workdir) / "poster.jpg"
-            if fmt.media_type in (MediaType.VIDEO, MediaType.IMAGE):
-                make_poster(path, poster_path, media_type=fmt.media_type, duration=probed.duration)
-            stored: list[str] = []
-            try:
-                folder = STORAGE_FOLDERS[fmt.media_type]
-                key = f"{folder}/{media_id}.{fmt.extension}"
-                if hasattr(upload, "temporary_file_path"):
-                    # Local storage moves the temporary file into place instead of copying it.
-                    stored.append(default_storage.save(key, upload))
-                else:
-                    with path.open("rb") as handle:
-                        stored.append(default_storage.save(key, File(handle)))
-                thumbnail_name = ""
-                if poster_path.exists():
-                    with poster_path.open("rb") as handle:
-                        thumbnail_name = default_storage.save(
-                            f"{THUMBNAIL_FOLDER}/{media_id}.jpg", File(handle)
-                        )
-                    stored.append(thumbnail_name)
-                result = _create_rows(
-                    media_id=media_id,
-                    owner=owner,
-                    fmt=fmt,
-                    filename=filename,
-                    description=description,
-                    size=size,
-                    sha256=sha256,
-                    stored_name=stored[0],
-                    thumbnail_name=thumbnail_name,
-                    metadata=probed.metadata,
-                    has_audio=probed.has_audio,
-                    model_names=model_names,
-                    extra={
-                        "robustness_requested": robustness_check,
-                        "derived_from": derived_from,
-                        "derivation": derivation,
-                    },
-                )
-            except BaseException:
-                for name in stored:
-                    default_storage.delete(name)
-                raise
+        key = f"{STORAGE_FOLDERS[fmt.media_type]}/{media_id}.{fmt.extension}"
+        if hasattr(upload, "temporary_file_path"):
+            # Local storage moves the temporary file into place instead of copying it.
+            stored_name = default_storage.save(key, upload)
+        else:
+            with path.open("rb") as handle:
+                stored_name = default_storage.save(key, File(handle))
+    try:
+        result = _create_rows(
+            media_id=media_id,
+            owner=owner,
+            fmt=fmt,
+            filename=filename,
+            description=description,
+            size=size,
+            sha256=sha256,
+            stored_name=stored_name,
+            model_names=model_names,
+            extra={
+                "robustness_requested": robustness_check,
+                "derived_from": derived_from,
+                "derivation": derivation,
+            },
+        )
+    except BaseException:
+        default_storage.delete(stored_name)
+        raise
     logger.info(
         "ingested media %s (%s, %d bytes) for user %s", media_id, fmt.extension, size, owner.pk
     )
-    if robustness_check:
-        # Made by a worker after this answer, not inside the upload request.
-        transaction.on_commit(
-            lambda: make_robustness_copy.delay(media_id=str(media_id)), robust=True
-        )
     return result
 
 
@@ -246,9 +225,6 @@ def _create_rows(
     size: int,
     sha256: str,
     stored_name: str,
-    thumbnail_name: str,
-    metadata: dict,
-    has_audio: bool,
     model_names: list[str] | None,
     extra: dict,
 ) -> IngestResult:
@@ -258,15 +234,13 @@ def _create_rows(
         owner=owner,
         original_filename=display_filename(filename),
         file=stored_name,
-        thumbnail=thumbnail_name,
         mimetype=fmt.mimetype,
         size=size,
         description=description,
         status=RunStatus.QUEUED,
         media_type=fmt.media_type,
-        has_audio=has_audio if fmt.media_type == MediaType.VIDEO else None,
-        metadata=metadata,
         sha256=sha256,
+        prepared_at=None,
         **extra,
     )
     run_start(media=media, model_names=model_names)

@@ -2,8 +2,9 @@
 
     run_start ──► one PENDING row per model ──(on commit)──► chord( analyze_with_model × N )
         │                                                          │ callback
-        └─ inference server unreachable: no rows yet,              ▼
-           dispatch_run retries discovery ──► run_dispatch     finalize_run ──► run_finalize
+        └─ a new upload, or the inference server unreachable:      ▼
+           no rows yet; dispatch_run probes the upload         finalize_run ──► run_finalize
+           and retries discovery ──► run_dispatch
 
 - `analysis_execute` (one model): take the analysis's lease, claim the row atomically, call
   `/analyze`, store the result, the abstention ("no evidence", ABSTAINED with its reason) or the
@@ -20,6 +21,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 import random
@@ -35,7 +37,13 @@ from django.db.models import Count, F, Max, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from drishtiksha.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from drishtiksha.errors import (
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from media_analysis import discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.discovery import InferenceModel
@@ -50,6 +58,7 @@ from media_analysis.leases import AnalysisLease
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from media_analysis.presenters import media_to_dict
 from media_analysis.selectors import media_get_with_latest_run
+from media_analysis.services.prepare import REFUSED_PREFIX, media_prepare
 from media_analysis.verdict import verdict_compute
 
 logger = logging.getLogger(__name__)
@@ -179,6 +188,20 @@ def _models_select(
     return requested
 
 
+def _requested_check(
+    *, media: Media, available: list[InferenceModel], requested: list[str]
+) -> None:
+    """Before the probe, refuse the model names that cannot run on media of this type.
+
+    Whether a video has the sound an audio-visual model needs is known only once it is probed;
+    until then it is assumed to, and the dispatch checks again.
+    """
+    hopeful = copy.copy(media)
+    if media.media_type == MediaType.VIDEO:
+        hopeful.has_audio = True
+    _models_select(media=hopeful, available=available, requested=requested)
+
+
 def _no_model_message(media: Media) -> str:
     return f"No model loaded on the inference server can analyse this {_media_kind(media)}."
 
@@ -188,9 +211,10 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
 
     Safe inside a caller's transaction (the upload's): the tasks are enqueued only once it
     commits. Raises `ValidationFailed` for unknown or incompatible model names and
-    `RunInProgress` when a run of this media is still queued or running. When the inference
-    server cannot be asked which models it has, the run is created QUEUED without analyses and a
-    dispatch task keeps asking (see `run_dispatch`); nothing fails here.
+    `RunInProgress` when a run of this media is still queued or running. When the media is a new
+    upload not yet probed, or the inference server cannot be asked which models it has, the run
+    is created QUEUED without analyses and a dispatch task does the rest (see `run_dispatch`);
+    nothing fails here.
     """
     requested = _requested_names(model_names)
     try:
@@ -198,11 +222,13 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
     except ml_client.InferenceError as exc:
         logger.warning("model discovery failed, run dispatch deferred: %s", exc.message)
         available = None
-    selected = (
-        None
-        if available is None
-        else _models_select(media=media, available=available, requested=requested)
-    )
+    selected: list[str] | None = None
+    if available is not None and media.prepared_at is None:
+        # A new upload is probed by the dispatch task first, which then picks the models.
+        if requested is not None:
+            _requested_check(media=media, available=available, requested=requested)
+    elif available is not None:
+        selected = _models_select(media=media, available=available, requested=requested)
 
     with transaction.atomic():
         # The media row lock serialises concurrent starts for one media item; the unique
@@ -336,8 +362,11 @@ def _run_get(run_id: uuid.UUID | str) -> AnalysisRun:
 
 
 def run_dispatch(*, run_id: uuid.UUID | str) -> AnalysisRun:
-    """Create the analyses of a run started while the inference server was unreachable.
+    """Create the analyses of a run started on a new upload or while the inference server was
+    unreachable.
 
+    A new upload is probed first (`media_prepare`); a file the probe refuses fails the run with
+    the reason, and no model sees it. Then the models are picked.
     Raises `InferenceUnavailable` while the server still cannot be asked, so that the caller
     retries later; once ANALYSIS_DISCOVERY_TIMEOUT_SECONDS have passed since the run was created,
     fails the run instead, with the reason. A run that already has analyses is left alone, so
@@ -346,6 +375,14 @@ def run_dispatch(*, run_id: uuid.UUID | str) -> AnalysisRun:
     run = _run_get(run_id)
     if run.status not in RunStatus.active() or run.analyses.exists():
         return run
+    if run.media.prepared_at is None:
+        try:
+            media_prepare(media=run.media)
+        except (ValidationFailed, UnsupportedMediaType) as exc:
+            message = f"{REFUSED_PREFIX}{exc.message}"
+            _run_close(run=run, status=RunStatus.FAILED, message=message)
+            logger.info("run %s: media %s refused: %s", run.pk, run.media_id, exc.message)
+            return _run_get(run_id)
     try:
         available = discovery.models_list()
     except ml_client.InferenceError as exc:

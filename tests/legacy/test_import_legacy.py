@@ -237,6 +237,8 @@ def test_import_keeps_ids_timestamps_run_numbers_and_payloads(legacy_source, _me
         RunStatus.ANALYZED, MediaType.VIDEO, True,
     )  # fmt: skip
     assert video.metadata == {"format": {"duration": 1.0}, "video": {"fps": 15}}
+    # Never probed here: its next run probes it first, as it would an upload.
+    assert video.prepared_at is None
     assert video.description == "Press conference"
     assert (video.created_at, video.updated_at) == (_aware(_t(10)), _aware(_t(20)))
     assert video.latest_run_id == uuid.UUID(RUN_V2)

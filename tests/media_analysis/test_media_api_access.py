@@ -18,7 +18,7 @@ from tests.factories import (
     video_result_payload,
 )
 from tests.fixtures.media_files import stored_files
-from tests.fixtures.pipeline import stored_media
+from tests.fixtures.pipeline import stored_media, upload_dispatched
 
 pytestmark = pytest.mark.django_db
 CONTENT = bytes(range(256)) * 64
@@ -225,14 +225,15 @@ def test_delete_removes_rows_and_stored_files(
 def test_delete_of_an_uploaded_video_removes_its_original_and_thumbnail(
     owner_client, media_file, fake_inference, settings, django_capture_on_commit_callbacks
 ):
-    """The poster is made at ingest, so a real upload has both files to remove."""
+    """The poster is made when the upload's run is dispatched; then it has two files to remove."""
     uploaded = owner_client.post(
         "/api/v1/media",
         {"media": SimpleUploadedFile("clip.mp4", media_file("clip.mp4").read_bytes())},
         format="multipart",
     )
     assert uploaded.status_code == 202, uploaded.content
-    media = Media.objects.get(pk=uploaded.json()["data"]["id"])
+    media = upload_dispatched(uploaded.json()["data"]["id"])
+    assert media.prepared_at is not None
     original, thumbnail = media.file.name, media.thumbnail.name
     assert stored_files(settings.MEDIA_ROOT) == sorted([original, thumbnail])
     assert thumbnail == f"thumbnails/{media.pk}.jpg"

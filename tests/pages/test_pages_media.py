@@ -209,3 +209,32 @@ def test_edit_page_without_scripts_shows_the_form(browser, video):
     html = browser.get(f"{page(video)}edit/").content.decode()
 
     assert 'name="description"' in html and "Press conference, 12 May" in html
+
+
+def test_the_details_say_where_an_unprobed_upload_stands(browser, video):
+    # Just uploaded: the worker has yet to probe it.
+    Media.objects.filter(pk=video.pk).update(prepared_at=None, metadata={})
+    run = AnalysisRunFactory(media=video, run_number=1, status=RunStatus.QUEUED)
+    Media.objects.filter(pk=video.pk).update(latest_run=run, status=RunStatus.QUEUED)
+
+    html = browser.get(page(video)).content.decode()
+
+    assert "<dt>File check</dt><dd>Being checked: details and poster follow" in html
+    assert "Checking the file, then asking the inference server for its models" in html
+
+    # The probe refused it: the run says why, the details point there.
+    AnalysisRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED,
+        error_message="The file was refused: it is damaged, truncated or not a media file.",
+    )
+    Media.objects.filter(pk=video.pk).update(status=RunStatus.FAILED)
+
+    html = browser.get(page(video)).content.decode()
+
+    assert "<dt>File check</dt><dd>Refused: the reason is in the run below</dd>" in html
+    assert "it is damaged, truncated or not a media file." in html
+
+    # Probed: no such row.
+    Media.objects.filter(pk=video.pk).update(prepared_at=video.created_at)
+
+    assert "File check" not in browser.get(page(video)).content.decode()

@@ -6,7 +6,8 @@ side (this process) stores the upload through `STORAGES["default"]` built from t
 own S3 options; the `celery worker` subprocess gets STORAGE_BACKEND=s3 and the AWS_* variables
 instead, and a MEDIA_ROOT that is an empty, read-only directory. That directory is still empty at
 the end, the fake inference server received exactly the uploaded bytes (size and SHA-256), and
-deleting the media removes the original and the thumbnail from the bucket.
+deleting the media removes the original and the thumbnail from the bucket. The worker probes the
+upload and makes its poster from the bucket too.
 """
 
 from __future__ import annotations
@@ -131,8 +132,6 @@ def test_a_worker_with_only_s3_analyses_an_upload_and_delete_empties_the_bucket(
     data = response.json()["data"]
     media = Media.objects.get(pk=data["id"])
     assert media.sha256 == digest
-    assert media.file.name and media.thumbnail.name
-    assert _keys(s3_client) == {media.file.name, media.thumbnail.name}
     stored = s3_client.get_object(Bucket=BUCKET, Key=media.file.name)["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == digest
 
@@ -144,6 +143,11 @@ def test_a_worker_with_only_s3_analyses_an_upload_and_delete_empties_the_bucket(
     )
 
     assert run.status == RunStatus.ANALYZED
+    # The worker probed the file and made its poster from the bucket, with no local path.
+    media.refresh_from_db()
+    assert media.prepared_at is not None and media.metadata["video"]["width"] == 160
+    assert media.file.name and media.thumbnail.name == f"thumbnails/{media.pk}.jpg"
+    assert _keys(s3_client) == {media.file.name, media.thumbnail.name}
     analyses = DeepfakeAnalysis.objects.filter(run=run)
     assert sorted(a.model_name for a in analyses) == sorted(m.name for m in fake_inference.models)
     assert {a.status for a in analyses} == {AnalysisStatus.COMPLETED}

@@ -9,9 +9,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import UUIDConverter
 from rest_framework.test import APIClient
 
-from media_analysis.models import AnalysisRun, Media
+from media_analysis.choices import RunStatus
+from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.services.prepare import REFUSED_PREFIX
 from tests.factories import UserFactory
 from tests.fixtures.media_files import make_audio, make_image, make_video, stored_files
+from tests.fixtures.pipeline import upload_dispatched
 from tests.websocket.conftest import communicator  # noqa: F401 - the websocket tests' fixture
 
 
@@ -41,6 +44,25 @@ def assert_nothing_left(settings, upload_temp_dir: Path) -> None:
     assert AnalysisRun.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
     assert list(upload_temp_dir.iterdir()) == []
+
+
+def assert_refused_before_any_model(
+    response, settings, upload_temp_dir: Path, fake_inference
+) -> str:
+    """An upload the probe refuses: answered 202, then, once dispatched, its run FAILED with the
+    reason, no analysis, no model called, nothing probed kept. Returns the reason."""
+    assert response.status_code == 202, response.content
+    media = upload_dispatched(response.json()["data"]["id"])
+    run = media.latest_run
+    assert run.status == RunStatus.FAILED and media.status == RunStatus.FAILED
+    assert run.error_message.startswith(REFUSED_PREFIX), run.error_message
+    assert not DeepfakeAnalysis.objects.filter(run__media=media).exists()
+    assert fake_inference.analyze_requests() == []
+    assert media.prepared_at is None and media.metadata == {} and not media.thumbnail
+    # The file stays (the user sees why it was refused, and may delete it); nothing else does.
+    assert stored_files(settings.MEDIA_ROOT) == [media.file.name]
+    assert list(upload_temp_dir.iterdir()) == []
+    return run.error_message.removeprefix(REFUSED_PREFIX)
 
 
 def assert_only_this_upload_kept(settings, upload_temp_dir: Path, media_id: str) -> Media:

@@ -3,11 +3,14 @@
 A playlist (HLS or concat) behind a media signature names other files; ffprobe used to follow it,
 so a 107-byte ".mp3" made the platform analyse a file of the server's, and a path that did not
 exist answered differently: a file-existence oracle. Each payload here names a real media file on
-this machine and a missing one: both must get the same refusal, nothing is stored, and the real
+this machine and a missing one: both must get the same refusal, no model sees them, and the real
 file is never opened (its access time would move).
 
 A PNG of 16000 × 16000 pixels is 250 KB on disk; a GIF with a 1 × 1 screen can hold a frame of
-65535 × 65535. Both are refused at upload with 400, by the pixel limit of every frame.
+65535 × 65535. Both are refused by the pixel limit of every frame.
+
+Only ffprobe tells these files from real media, and it runs after the upload's answer, in the run's
+dispatch task: each is answered 202 and then refused there, its run FAILED with the reason.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from media_analysis.choices import RunStatus
+from media_analysis.services.prepare import REFUSED_PREFIX
 from tests.fixtures.media_files import make_audio
-from tests.security.conftest import assert_nothing_left
+from tests.fixtures.pipeline import upload_dispatched
+from tests.security.conftest import assert_refused_before_any_model
 
 URL = "/api/v1/media"
 pytestmark = pytest.mark.django_db
@@ -60,10 +66,15 @@ def _upload(client, name: str, content: bytes):
     return client.post(URL, {"media": upload}, format="multipart")
 
 
-def _answer(response) -> tuple[int, str]:
-    body = response.json()
-    assert body["success"] is False and "Traceback" not in response.content.decode()
-    return response.status_code, body["message"]
+def _refusal(response, settings, fake_inference) -> str:
+    """The reason the probe gave for refusing an upload, once its run was dispatched."""
+    assert response.status_code == 202, response.content
+    media = upload_dispatched(response.json()["data"]["id"])
+    assert media.latest_run.status == RunStatus.FAILED
+    assert media.latest_run.error_message.startswith(REFUSED_PREFIX)
+    assert not media.thumbnail and media.metadata == {}
+    assert fake_inference.analyze_requests() == []
+    return media.latest_run.error_message
 
 
 @pytest.mark.parametrize("playlist", PLAYLISTS)
@@ -74,13 +85,18 @@ def test_a_playlist_behind_a_media_header_is_refused_the_same_for_any_path(
     signature, name = HEADERS[header]
     build = PLAYLISTS[playlist]
 
-    existing = _upload(uploader, name, signature + build(str(server_file)))
-    missing = _upload(uploader, name, signature + build(f"{server_file.parent}/no-such-file.mp3"))
+    existing = _refusal(
+        _upload(uploader, name, signature + build(str(server_file))), settings, fake_inference
+    )
+    missing = _refusal(
+        _upload(uploader, name, signature + build(f"{server_file.parent}/no-such-file.mp3")),
+        settings,
+        fake_inference,
+    )
 
-    assert _answer(existing) == _answer(missing)
-    assert existing.status_code in (400, 415)
+    assert existing == missing
     assert os.stat(server_file).st_atime == 1_000_000_000, "the server's file was read"
-    assert_nothing_left(settings, upload_temp_dir)
+    assert list(upload_temp_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize("playlist", PLAYLISTS)
@@ -89,10 +105,8 @@ def test_a_playlist_behind_an_id3_tag_is_named_for_what_it_is(
 ):
     response = _upload(uploader, "song.mp3", ID3 + PLAYLISTS[playlist](str(server_file)))
 
-    status, message = _answer(response)
-    assert status == 415
+    message = assert_refused_before_any_model(response, settings, upload_temp_dir, fake_inference)
     assert "playlist" in message
-    assert_nothing_left(settings, upload_temp_dir)
 
 
 # --- pixel bombs ---------------------------------------------------------------------------------
@@ -141,18 +155,16 @@ BOMBS = {
 
 
 @pytest.mark.parametrize("case", BOMBS)
-def test_images_over_the_pixel_limit_are_refused_at_upload(
+def test_images_over_the_pixel_limit_are_refused_before_any_model(
     case, uploader, fake_inference, settings, upload_temp_dir
 ):
     name, build, size = BOMBS[case]
 
     response = _upload(uploader, name, build())
 
-    status, message = _answer(response)
-    assert status == 400
+    message = assert_refused_before_any_model(response, settings, upload_temp_dir, fake_inference)
     assert f"a frame of {size} pixels" in message
     assert "the limit is 50 megapixels per frame" in message
-    assert_nothing_left(settings, upload_temp_dir)
 
 
 def test_the_pixel_limit_is_a_setting_and_images_below_it_pass(
@@ -164,5 +176,8 @@ def test_the_pixel_limit_is_a_setting_and_images_below_it_pass(
     above = _upload(uploader, "above.png", grey_png(2000, 1001))
 
     assert below.status_code == 202, below.content
-    status, message = _answer(above)
-    assert status == 400 and "the limit is 2 megapixels per frame" in message
+    assert upload_dispatched(below.json()["data"]["id"]).prepared_at is not None
+    assert above.status_code == 202, above.content
+    refused = upload_dispatched(above.json()["data"]["id"]).latest_run
+    assert refused.status == RunStatus.FAILED
+    assert "the limit is 2 megapixels per frame" in refused.error_message
