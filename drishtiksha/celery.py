@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init
+from celery.signals import celeryd_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
 
@@ -25,6 +25,20 @@ def _keep_database_connections_in_workers(**_kwargs: object) -> None:
 
     for database in settings.DATABASES.values():
         database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
+
+
+@celeryd_init.connect
+def _give_way_to_the_web_server(**_kwargs: object) -> None:
+    """Lower a `celery worker`'s CPU priority (WORKER_NICENESS) before its pool forks.
+
+    The pool processes and the ffprobe/ffmpeg they start inherit it: with the web server on the
+    same machine, a burst of uploads then queues analyses instead of slowing every page. Sent by
+    the `celery worker` command only, not by a worker embedded in another process.
+    """
+    from django.conf import settings
+
+    if settings.WORKER_NICENESS > 0:
+        os.nice(settings.WORKER_NICENESS)
 
 
 @task_prerun.connect

@@ -252,6 +252,9 @@ def _database_config() -> dict:
 DATABASES = {"default": _database_config()}
 # Celery workers run one task at a time per process and keep their connections this long.
 WORKER_DB_CONN_MAX_AGE = env_int("WORKER_DB_CONN_MAX_AGE", 60)
+# Workers (and the ffprobe/ffmpeg they start) run at this nice level, so that on a machine shared
+# with the web server a burst of analyses slows the analyses, not the pages; 0 leaves them alone.
+WORKER_NICENESS = env_int("WORKER_NICENESS", 10)
 
 # --- Redis: broker, result backend, cache, channel layer ------------------------------------------
 
