@@ -91,7 +91,12 @@ class Media(models.Model):
         verbose_name_plural = "media"
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["owner", "-created_at"], name="media_owner_created_idx"),
+            # The library's default order, robustness copies left out as the library leaves them.
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="media_library_idx",
+                condition=models.Q(derived_from__isnull=True),
+            ),
             models.Index(fields=["owner", "sha256"], name="media_owner_sha256_idx"),
         ]
 
