@@ -46,23 +46,38 @@ def assert_nothing_left(settings, upload_temp_dir: Path) -> None:
     assert list(upload_temp_dir.iterdir()) == []
 
 
-def assert_refused_before_any_model(
-    response, settings, upload_temp_dir: Path, fake_inference
-) -> str:
-    """An upload the probe refuses: answered 202, then, once dispatched, its run FAILED with the
-    reason, no analysis, no model called, nothing probed kept. Returns the reason."""
+def refused_upload(client, response, fake_inference) -> Media:
+    """An upload the probe refuses: answered 202 and QUEUED with no analysis; once dispatched,
+    its run FAILED with the reason, no analysis, no model called, nothing probed kept, and the
+    API shows the run FAILED with that reason. Returns the media."""
     assert response.status_code == 202, response.content
-    media = upload_dispatched(response.json()["data"]["id"])
+    answer = response.json()["data"]
+    assert answer["status"] == RunStatus.QUEUED and answer["latestRun"]["analyses"] == []
+    media = upload_dispatched(answer["id"])
     run = media.latest_run
     assert run.status == RunStatus.FAILED and media.status == RunStatus.FAILED
     assert run.error_message.startswith(REFUSED_PREFIX), run.error_message
     assert not DeepfakeAnalysis.objects.filter(run__media=media).exists()
     assert fake_inference.analyze_requests() == []
     assert media.prepared_at is None and media.metadata == {} and not media.thumbnail
-    # The file stays (the user sees why it was refused, and may delete it); nothing else does.
+    shown = client.get(f"/api/v1/media/{media.pk}")
+    assert shown.status_code == 200, shown.content
+    assert "Traceback" not in shown.content.decode()
+    data = shown.json()["data"]
+    assert data["status"] == RunStatus.FAILED
+    assert data["latestRun"]["errorMessage"] == run.error_message
+    return media
+
+
+def assert_refused_before_any_model(
+    client, response, settings, upload_temp_dir: Path, fake_inference
+) -> str:
+    """`refused_upload`, the only upload of the test: the file stays (the user sees why it was
+    refused, and may delete it), nothing else does. Returns the reason."""
+    media = refused_upload(client, response, fake_inference)
     assert stored_files(settings.MEDIA_ROOT) == [media.file.name]
     assert list(upload_temp_dir.iterdir()) == []
-    return run.error_message.removeprefix(REFUSED_PREFIX)
+    return media.latest_run.error_message.removeprefix(REFUSED_PREFIX)
 
 
 def assert_only_this_upload_kept(settings, upload_temp_dir: Path, media_id: str) -> Media:

@@ -23,11 +23,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from media_analysis.choices import RunStatus
 from media_analysis.services.prepare import REFUSED_PREFIX
-from tests.fixtures.media_files import make_audio
+from tests.fixtures.media_files import make_audio, stored_files
 from tests.fixtures.pipeline import upload_dispatched
-from tests.security.conftest import assert_refused_before_any_model
+from tests.security.conftest import assert_refused_before_any_model, refused_upload
 
 URL = "/api/v1/media"
 pytestmark = pytest.mark.django_db
@@ -66,17 +65,6 @@ def _upload(client, name: str, content: bytes):
     return client.post(URL, {"media": upload}, format="multipart")
 
 
-def _refusal(response, settings, fake_inference) -> str:
-    """The reason the probe gave for refusing an upload, once its run was dispatched."""
-    assert response.status_code == 202, response.content
-    media = upload_dispatched(response.json()["data"]["id"])
-    assert media.latest_run.status == RunStatus.FAILED
-    assert media.latest_run.error_message.startswith(REFUSED_PREFIX)
-    assert not media.thumbnail and media.metadata == {}
-    assert fake_inference.analyze_requests() == []
-    return media.latest_run.error_message
-
-
 @pytest.mark.parametrize("playlist", PLAYLISTS)
 @pytest.mark.parametrize("header", HEADERS)
 def test_a_playlist_behind_a_media_header_is_refused_the_same_for_any_path(
@@ -85,17 +73,20 @@ def test_a_playlist_behind_a_media_header_is_refused_the_same_for_any_path(
     signature, name = HEADERS[header]
     build = PLAYLISTS[playlist]
 
-    existing = _refusal(
-        _upload(uploader, name, signature + build(str(server_file))), settings, fake_inference
+    existing = refused_upload(
+        uploader, _upload(uploader, name, signature + build(str(server_file))), fake_inference
     )
-    missing = _refusal(
+    missing = refused_upload(
+        uploader,
         _upload(uploader, name, signature + build(f"{server_file.parent}/no-such-file.mp3")),
-        settings,
         fake_inference,
     )
 
-    assert existing == missing
+    # Checked once both runs were dispatched: the probe is what could have followed the path.
+    assert existing.latest_run.error_message == missing.latest_run.error_message
+    assert str(server_file.parent) not in existing.latest_run.error_message
     assert os.stat(server_file).st_atime == 1_000_000_000, "the server's file was read"
+    assert stored_files(settings.MEDIA_ROOT) == sorted([existing.file.name, missing.file.name])
     assert list(upload_temp_dir.iterdir()) == []
 
 
@@ -105,8 +96,11 @@ def test_a_playlist_behind_an_id3_tag_is_named_for_what_it_is(
 ):
     response = _upload(uploader, "song.mp3", ID3 + PLAYLISTS[playlist](str(server_file)))
 
-    message = assert_refused_before_any_model(response, settings, upload_temp_dir, fake_inference)
-    assert "playlist" in message
+    message = assert_refused_before_any_model(
+        uploader, response, settings, upload_temp_dir, fake_inference
+    )
+    assert "playlist" in message and str(server_file.parent) not in message
+    assert os.stat(server_file).st_atime == 1_000_000_000, "the server's file was read"
 
 
 # --- pixel bombs ---------------------------------------------------------------------------------
@@ -162,7 +156,9 @@ def test_images_over_the_pixel_limit_are_refused_before_any_model(
 
     response = _upload(uploader, name, build())
 
-    message = assert_refused_before_any_model(response, settings, upload_temp_dir, fake_inference)
+    message = assert_refused_before_any_model(
+        uploader, response, settings, upload_temp_dir, fake_inference
+    )
     assert f"a frame of {size} pixels" in message
     assert "the limit is 50 megapixels per frame" in message
 
@@ -176,8 +172,11 @@ def test_the_pixel_limit_is_a_setting_and_images_below_it_pass(
     above = _upload(uploader, "above.png", grey_png(2000, 1001))
 
     assert below.status_code == 202, below.content
-    assert upload_dispatched(below.json()["data"]["id"]).prepared_at is not None
-    assert above.status_code == 202, above.content
-    refused = upload_dispatched(above.json()["data"]["id"]).latest_run
-    assert refused.status == RunStatus.FAILED
-    assert "the limit is 2 megapixels per frame" in refused.error_message
+    passed = upload_dispatched(below.json()["data"]["id"])
+    assert passed.prepared_at is not None and passed.thumbnail
+    assert passed.metadata["image"]["width"] == 1000
+    assert not passed.latest_run.error_message.startswith(REFUSED_PREFIX)
+    refused = refused_upload(uploader, above, fake_inference)
+    message = refused.latest_run.error_message
+    assert "a frame of 2000 × 1001 pixels" in message
+    assert "the limit is 2 megapixels per frame" in message

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from media_analysis.choices import MediaType
-from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, Media
+from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
+from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
 from tests.fixtures.media_files import make_audio, make_video
 from tests.fixtures.pipeline import upload_dispatched
 from tests.security.conftest import (
@@ -106,7 +106,8 @@ REFUSED_CONTENT = {
 
 
 # Only ffprobe and ffmpeg tell these apart from real media: they are answered 202, and refused
-# once the run's dispatch task probes them, before any model sees them.
+# once the run's dispatch task probes them, before any model sees them. Their reason is the one
+# their status above used to carry: unreadable (400) or not what the extension says (415).
 REFUSED_BY_THE_PROBE = {
     "truncated video, header only",
     "truncated video, first kilobyte",
@@ -117,6 +118,10 @@ REFUSED_BY_THE_PROBE = {
     "h264 video renamed .m4a",
     "ogg holding theora video",
     "aac audio renamed .mp4",
+}
+PROBE_REASONS = {
+    400: "The file could not be read as media: ",
+    415: "The file's content ",
 }
 
 
@@ -129,7 +134,12 @@ def test_content_that_is_not_what_it_claims_is_refused_cleanly(
     response = _post(uploader, name=name, content=build(samples), content_type="video/mp4")
 
     if case in REFUSED_BY_THE_PROBE:
-        assert_refused_before_any_model(response, settings, upload_temp_dir, fake_inference)
+        reason = assert_refused_before_any_model(
+            uploader, response, settings, upload_temp_dir, fake_inference
+        )
+        assert reason.startswith(PROBE_REASONS[status]), reason
+        if status == 415:
+            assert "does not match" in reason
     else:
         _assert_refused(response, status)
         assert_nothing_left(settings, upload_temp_dir)
@@ -235,7 +245,14 @@ def test_hostile_names_are_stored_under_a_uuid_and_shown_sanitised(
 
     assert response.status_code == 202, response.content
     data = response.json()["data"]
-    upload_dispatched(data["id"])
+    assert data["status"] == RunStatus.QUEUED and data["latestRun"]["analyses"] == []
+    dispatched = upload_dispatched(data["id"])
+    # The name plays no part in the probe: the stored file passed it, and went on to the models.
+    assert dispatched.prepared_at is not None
+    assert not dispatched.latest_run.error_message
+    assert set(
+        DeepfakeAnalysis.objects.filter(run=dispatched.latest_run).values_list("status", flat=True)
+    ) == {AnalysisStatus.PENDING}
     media = assert_only_this_upload_kept(settings, upload_temp_dir, data["id"])
     assert media.file.name == f"videos/{media.pk}.mp4"
     assert media.thumbnail.name == f"thumbnails/{media.pk}.jpg"
@@ -308,36 +325,38 @@ def test_extra_form_fields_are_400(
     assert_nothing_left(settings, upload_temp_dir)
 
 
-@pytest.mark.parametrize(
-    "models",
-    [
-        "NO-SUCH-MODEL",
-        [f"MODEL-{n}" for n in range(10_000)],
-        "M" * 10_000,
-        "SIGLIP-LSTM-V4\x00",
-        ["SIGLIP-LSTM-V4", "../../etc/passwd"],
-        "' OR 1=1 --",
-        "",
-        " , ,, ",
-    ],
-    ids=[
-        "unknown",
-        "10000 names",
-        "10000-char name",
-        "nul byte",
-        "traversal",
-        "sql",
-        "empty",
-        "only separators",
-    ],
-)
+# case -> (the models field sent, the field its error names, or None for a refusal of the whole
+# request). An unknown name can only be told from a real one by asking the inference server,
+# which the upload asks before it answers; a refused request keeps nothing.
+WEIRD_MODEL_LISTS = {
+    "unknown": ("NO-SUCH-MODEL", "models"),
+    "10000 names": ([f"MODEL-{n}" for n in range(10_000)], None),
+    "10000-char name": ("M" * 10_000, "models[0]"),
+    "nul byte": ("SIGLIP-LSTM-V4\x00", "models[0]"),
+    "traversal": (["SIGLIP-LSTM-V4", "../../etc/passwd"], "models"),
+    "sql": ("' OR 1=1 --", "models"),
+    "empty": ("", "models[0]"),
+    "only separators": (" , ,, ", "models[0]"),
+}
+UNKNOWN_NAMES = {"unknown": "NO-SUCH-MODEL", "traversal": "../../etc/passwd", "sql": "' OR 1=1 --"}
+
+
+@pytest.mark.parametrize("case", WEIRD_MODEL_LISTS)
 def test_weird_model_lists_are_4xx(
-    models, uploader, sample_media, fake_inference, settings, upload_temp_dir
+    case, uploader, sample_media, fake_inference, settings, upload_temp_dir
 ):
+    models, field = WEIRD_MODEL_LISTS[case]
+
     response = _post(uploader, name="clip.mp4", content=sample_media["mp4"], models=models)
 
     assert 400 <= response.status_code < 500, response.content
-    assert response.json()["success"] is False
+    body = response.json()
+    assert body["success"] is False
+    if field is not None:
+        assert body["errors"][0]["field"] == field, body
+    if case in UNKNOWN_NAMES:
+        assert f"unknown model(s): {UNKNOWN_NAMES[case]}." in body["message"], body
+    assert fake_inference.analyze_requests() == []
     assert_nothing_left(settings, upload_temp_dir)
 
 
