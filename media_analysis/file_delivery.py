@@ -1,4 +1,6 @@
-"""Serving stored media to its owner, with HTTP Range support so players can seek.
+"""Stored media read back: served to its owner with HTTP Range support so players can seek, and
+given a local path for the programs that need one (ffprobe, ffmpeg, the upload to the inference
+server).
 
 Works with any storage backend: the file is opened through the storage API and streamed in
 chunks, never read whole into memory, and never exposed through a public storage URL.
@@ -7,14 +9,44 @@ chunks, never read whole into memory, and never exposed through a public storage
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 STREAM_CHUNK_BYTES = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@contextmanager
+def stored_copy(field_file: FieldFile) -> Iterator[Path]:
+    """A local path holding the stored file: the file itself on local storage, else a temporary
+    copy made in chunks (removed afterwards). Raises FileNotFoundError when it is missing."""
+    storage = field_file.storage
+    try:
+        local = Path(storage.path(field_file.name))
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        if not local.exists():
+            raise FileNotFoundError(field_file.name)
+        yield local
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="stored-") as workdir,
+        storage.open(field_file.name, "rb") as remote,
+    ):
+        path = Path(workdir) / f"copy{PurePosixPath(field_file.name).suffix}"
+        with path.open("wb") as copy:
+            shutil.copyfileobj(remote, copy, settings.ML_DOWNLOAD_CHUNK_BYTES)
+        yield path
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import mimetypes
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from django.db.models.fields.files import FieldFile
 from requests_toolbelt import MultipartEncoder
 
 from media_analysis.choices import MediaType, Prediction
+from media_analysis.file_delivery import stored_copy
 from media_analysis.models import Media
 
 logger = logging.getLogger(__name__)
@@ -291,24 +290,9 @@ def _readable(field_file: FieldFile) -> Iterator[IO[bytes]]:
     Local storages are read in place; remote ones are first copied to a temporary file in chunks,
     so that the upload has a known length and can be streamed at disk speed.
     """
-    storage = field_file.storage
     try:
-        path = storage.path(field_file.name)
-    except NotImplementedError:
-        path = None
-    try:
-        if path is not None:
-            with open(path, "rb") as handle:
-                yield handle
-            return
-        with (
-            storage.open(field_file.name, "rb") as remote,
-            tempfile.NamedTemporaryFile(suffix=PurePosixPath(field_file.name).suffix) as copy,
-        ):
-            shutil.copyfileobj(remote, copy, settings.ML_DOWNLOAD_CHUNK_BYTES)
-            copy.flush()
-            copy.seek(0)
-            yield copy
+        with stored_copy(field_file) as path, path.open("rb") as handle:
+            yield handle
     except FileNotFoundError as exc:
         raise PermanentInferenceError("The stored file is missing.") from exc
 

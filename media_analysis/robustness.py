@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.files import File
 
 from media_analysis.choices import MediaType, RunStatus, Verdict
+from media_analysis.file_delivery import stored_copy
 from media_analysis.models import Media
-from media_analysis.services.prepare import stored_copy
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def robustness_copy_make(*, media: Media) -> Media:
     stem = Path(media.original_filename).stem or "upload"
     with (
         tempfile.TemporaryDirectory(prefix="robustness-") as workdir,
-        stored_copy(media.file.name) as source,
+        stored_copy(media.file) as source,
     ):
         target = Path(workdir) / f"copy.{reencoding.extension}"
         _reencode(source, target, reencoding)

@@ -9,19 +9,16 @@ its run fails with the reason, which the user sees where the verdict would be.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from media_analysis.choices import MediaType
+from media_analysis.file_delivery import stored_copy
 from media_analysis.formats import THUMBNAIL_FOLDER
 from media_analysis.models import Media
 from media_analysis.probe import make_poster, probe_media
@@ -30,26 +27,6 @@ logger = logging.getLogger(__name__)
 
 # How the error message of a run whose file the probe refused begins.
 REFUSED_PREFIX = "The file was refused: "
-
-
-@contextmanager
-def stored_copy(name: str) -> Iterator[Path]:
-    """A local path holding the stored file `name`: the file itself on local storage, else a
-    temporary copy made in chunks (and removed afterwards)."""
-    try:
-        yield Path(default_storage.path(name))
-        return
-    except NotImplementedError:
-        pass
-    suffix = PurePosixPath(name).suffix
-    with (
-        tempfile.TemporaryDirectory(prefix="stored-") as workdir,
-        default_storage.open(name, "rb") as remote,
-    ):
-        path = Path(workdir) / f"copy{suffix}"
-        with path.open("wb") as local:
-            shutil.copyfileobj(remote, local, settings.ML_DOWNLOAD_CHUNK_BYTES)
-        yield path
 
 
 def media_prepare(*, media: Media) -> Media:
@@ -64,7 +41,7 @@ def media_prepare(*, media: Media) -> Media:
         return media
     media_type = MediaType(media.media_type)
     thumbnail_name = ""
-    with stored_copy(media.file.name) as path:
+    with stored_copy(media.file) as path:
         probed = probe_media(path, media_type=media_type)
         if media_type in (MediaType.VIDEO, MediaType.IMAGE):
             with tempfile.TemporaryDirectory(prefix="poster-") as workdir:

@@ -383,6 +383,10 @@ def run_dispatch(*, run_id: uuid.UUID | str) -> AnalysisRun:
             _run_close(run=run, status=RunStatus.FAILED, message=message)
             logger.info("run %s: media %s refused: %s", run.pk, run.media_id, exc.message)
             return _run_get(run_id)
+        except FileNotFoundError:
+            _run_close(run=run, status=RunStatus.FAILED, message="The stored file is missing.")
+            logger.warning("run %s: the stored file of media %s is missing", run.pk, run.media_id)
+            return _run_get(run_id)
     try:
         available = discovery.models_list()
     except ml_client.InferenceError as exc:

@@ -10,6 +10,7 @@ import os
 import psutil
 import pytest
 from django.core.files import File
+from django.core.files.storage import default_storage
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import DeepfakeAnalysis, Media
@@ -19,7 +20,7 @@ from media_analysis.services.prepare import REFUSED_PREFIX, media_prepare
 from media_analysis.services.runs import run_start
 from tests.factories import UserFactory
 from tests.fixtures.media_files import stored_files
-from tests.fixtures.pipeline import wait_for
+from tests.fixtures.pipeline import upload_dispatched, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,3 +122,16 @@ def test_two_preparations_at_once_record_one_result_and_leave_one_poster(
     assert stored_files(settings.MEDIA_ROOT) == sorted(
         [f"videos/{media.pk}.mp4", f"thumbnails/{media.pk}.jpg"]
     )
+
+
+def test_an_upload_whose_stored_file_vanished_fails_its_run_with_that_reason(
+    fake_inference, media_file
+):
+    media = _ingest(media_file("clip.mp4"))
+    default_storage.delete(media.file.name)
+
+    run = upload_dispatched(media.pk).latest_run
+
+    assert run.status == RunStatus.FAILED
+    assert run.error_message == "The stored file is missing."
+    assert fake_inference.analyze_requests() == []
