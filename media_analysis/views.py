@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
 from drishtiksha.forms import form_add_domain_error
+from drishtiksha.paging import IdsFirstPaginator
 from media_analysis import chart_data, discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
@@ -104,7 +104,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{error.message} Showing all your media instead.")
         filters = MediaFilters()
     page_size = page_size_parse(query.get("pageSize"))
-    paginator = Paginator(media_list_for_user(user=request.user, filters=filters), page_size)
+    media = media_list_for_user(user=request.user, filters=filters)
+    paginator = IdsFirstPaginator(media, page_size)
     page = paginator.get_page(query.get("page"))
     params = dashboard_params(filters=filters, page_size=page_size)
     page_params = {**params, "page": str(page.number)} if page.number > 1 else params

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 _SNAKE_SEGMENT = re.compile(r"(?<=[A-Za-z0-9])_([A-Za-z0-9])")
 
 
+@functools.lru_cache(maxsize=4096)
 def camelize(name: str) -> str:
-    """`first_name` -> `firstName`; names already in camelCase are returned unchanged."""
+    """`first_name` -> `firstName`; names already in camelCase are returned unchanged.
+
+    Remembered: the same few hundred names are camelized on every answer."""
     return _SNAKE_SEGMENT.sub(lambda match: match.group(1).upper(), name)
 
 

@@ -12,6 +12,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from drishtiksha.paging import IdsFirstPaginator
+
 PAGE_PARAM = "page"
 PAGE_SIZE_PARAM = "pageSize"
 
@@ -27,18 +29,17 @@ class EnvelopePagination(BasePagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         page_size = self._page_size(request)
         page_number = self._positive_int(request, PAGE_PARAM, default=1)
-        is_queryset = isinstance(queryset, QuerySet)
-        # A queryset is paged by its ids first: counting and skipping rows then reads only an
-        # index, and the wide rows, joins and prefetches are paid for this page's rows alone.
-        paginator = Paginator(_ids(queryset) if is_queryset else queryset, page_size)
+        paginator = (
+            IdsFirstPaginator(queryset, page_size)
+            if isinstance(queryset, QuerySet)
+            else Paginator(queryset, page_size)
+        )
         try:
             self.page = paginator.page(page_number)
         except InvalidPage as exc:
             raise NotFound(
                 f"Page {page_number} does not exist; there are {paginator.num_pages} pages."
             ) from exc
-        if is_queryset:
-            self.page.object_list = _rows_in_order(queryset, list(self.page.object_list))
         return list(self.page)
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -105,17 +106,3 @@ class EnvelopePagination(BasePagination):
         if value < 1:
             raise ValidationError({name: f"{name} must be a whole number of at least 1."})
         return value
-
-
-def _ids(queryset: QuerySet) -> QuerySet:
-    """The queryset's primary keys in its order, without its joins and prefetches."""
-    return queryset.select_related(None).prefetch_related(None).values_list("pk", flat=True)
-
-
-def _rows_in_order(queryset: QuerySet, ids: list[Any]) -> list[Any]:
-    """The rows of `ids`, with the queryset's joins and prefetches, in the order of `ids`."""
-    if not ids:
-        return []
-    rows = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}
-    # A row deleted between the two queries is left out rather than failing the page.
-    return [rows[pk] for pk in ids if pk in rows]

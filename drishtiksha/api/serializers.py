@@ -12,6 +12,7 @@ field or `validate()`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,5 +59,22 @@ class CamelCaseSerializer(CamelCaseFieldsMixin, serializers.Serializer):
     """Input and output shapes that are not a model."""
 
 
-class CamelCaseModelSerializer(CamelCaseFieldsMixin, serializers.ModelSerializer):
+class _ModelFieldsOncePerClass(serializers.ModelSerializer):
+    """`ModelSerializer.get_fields`, worked out once per class and copied for each instance.
+
+    Working them out reads the model's fields and builds a serializer field for each: on a list of
+    media with nested runs and analyses, five serializers did it on every request. What it returns
+    depends only on the class (its `Meta`, its declared fields and the model), so the fields are
+    kept per class, unbound, and each instance gets a copy, exactly as each used to get new ones.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = type(self).__dict__.get("_model_fields_of_class")
+        if fields is None:
+            fields = super().get_fields()
+            type(self)._model_fields_of_class = fields
+        return copy.deepcopy(fields)
+
+
+class CamelCaseModelSerializer(CamelCaseFieldsMixin, _ModelFieldsOncePerClass):
     """Model representations; `Meta.fields` lists model field names."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
+import functools
+
 from rest_framework import serializers
 
 from drishtiksha.api.casing import camelize_keys
+from drishtiksha.api.representation import representation_plan
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
-from drishtiksha.http import public_base_url
+from drishtiksha.http import public_base_url, reverse_for_id
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
 from media_analysis.robustness import robustness_summary
 from media_analysis.selectors import media_latest_run_from_runs
@@ -86,7 +88,7 @@ class RunSerializer(CamelCaseModelSerializer):
         return camelize_keys(run.verdict_details or {})
 
     def get_report_url(self, run: AnalysisRun) -> str:
-        return reverse("media-api:run-report", kwargs={"run_id": run.pk})
+        return reverse_for_id("media-api:run-report", "run_id", run.pk)
 
 
 class RunDetailSerializer(RunSerializer):
@@ -138,18 +140,23 @@ class MediaSerializer(CamelCaseModelSerializer):
         fields = MEDIA_FIELDS
 
     def get_url(self, media: Media) -> str:
-        return self._absolute(reverse("media-api:file", kwargs={"media_id": media.pk}))
+        return self._absolute(reverse_for_id("media-api:file", "media_id", media.pk))
 
     def get_thumbnail_url(self, media: Media) -> str | None:
         if not media.thumbnail:
             return None
-        return self._absolute(reverse("media-api:thumbnail", kwargs={"media_id": media.pk}))
+        return self._absolute(reverse_for_id("media-api:thumbnail", "media_id", media.pk))
 
     def _absolute(self, path: str) -> str:
+        return self._base_url + path
+
+    @functools.cached_property
+    def _base_url(self) -> str:
+        """This response's origin ("" without a request): one lookup, not one per link."""
         request = self.context.get("request")
         if request is None:
-            return path
-        return public_base_url(request).rstrip("/") + path
+            return ""
+        return public_base_url(request).rstrip("/")
 
 
 class MediaListSerializer(serializers.ListSerializer):
@@ -159,7 +166,9 @@ class MediaListSerializer(serializers.ListSerializer):
     def to_representation(self, data) -> list[dict]:
         items = list(data.all() if hasattr(data, "all") else data)
         media_latest_run_from_runs(items)
-        return super().to_representation(items)
+        # The plan gives what DRF's own walk over the fields gives, in a fraction of the time.
+        represent = representation_plan(self.child)
+        return [represent(item) for item in items]
 
 
 class MediaListItemSerializer(MediaSerializer):

@@ -1,0 +1,156 @@
+"""The list's representation plan gives exactly what DRF's own walk over the fields gives."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import RequestFactory
+from django.urls import reverse, set_script_prefix
+from django.utils import timezone
+from rest_framework import serializers
+
+from drishtiksha.api.representation import representation_plan
+from drishtiksha.http import reverse_for_id
+from media_analysis.api.serializers import MediaListItemSerializer
+from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
+from media_analysis.selectors import media_latest_run_from_runs, media_list_with_runs_for_user
+from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
+from tests.fixtures.pipeline import stored_media
+
+pytestmark = pytest.mark.django_db
+
+
+def _varied_library(owner) -> None:
+    """Items as the list meets them: no run yet, a failed run, several runs, a thumbnail, nested
+    verdict details, analyses with and without scores and times."""
+    stored_media(owner=owner, content=b"never analysed")
+    failed = stored_media(owner=owner, content=b"failed", description="a note")
+    run = AnalysisRunFactory(
+        media=failed, run_number=1, status=RunStatus.FAILED, error_message="server away"
+    )
+    DeepfakeAnalysisFactory(run=run, model_name="A", status=AnalysisStatus.FAILED)
+    failed.latest_run = run
+    failed.save(update_fields=["latest_run"])
+
+    rich = stored_media(owner=owner, content=b"analysed twice", metadata={"duration": 1.5})
+    rich.thumbnail.save(f"thumbnails/{rich.pk}.jpg", ContentFile(b"jpeg"), save=False)
+    started = timezone.now() - dt.timedelta(minutes=3)
+    for number in (1, 2):
+        run = AnalysisRunFactory(
+            media=rich,
+            run_number=number,
+            status=RunStatus.ANALYZED,
+            verdict=Verdict.FAKE,
+            fake_score=0.81,
+            agreement=0.5,
+            verdict_reason="two of three models",
+            verdict_details={"model_contributions": [{"model_name": "A", "calibrated": 0.9}]},
+            requested_models=["A", "B"],
+            started_at=started,
+            finished_at=started + dt.timedelta(seconds=42, microseconds=7),
+        )
+        DeepfakeAnalysisFactory(
+            run=run,
+            model_name="A",
+            status=AnalysisStatus.COMPLETED,
+            prediction="FAKE",
+            confidence=0.9,
+            processing_time=1.25,
+            started_at=started,
+        )
+        DeepfakeAnalysisFactory(run=run, model_name="B", status=AnalysisStatus.ABSTAINED)
+    rich.latest_run = run
+    rich.save(update_fields=["latest_run", "thumbnail"])
+
+
+def _both(owner, path: str = "/api/v1/media") -> tuple[list, list]:
+    request = RequestFactory().get(path)
+    items = list(media_list_with_runs_for_user(user=owner))
+    media_latest_run_from_runs(items)
+    planned = MediaListItemSerializer(items, many=True, context={"request": request})
+    walked = MediaListItemSerializer(items, many=True, context={"request": request})
+    return planned.data, serializers.ListSerializer.to_representation(walked, items)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
+def test_the_list_plan_matches_the_serializer_field_by_field(owner, zone):
+    _varied_library(owner)
+    with timezone.override(zone):
+        planned, walked = _both(owner)
+
+    assert planned == walked
+    # Same keys in the same order, at every level, not merely equal dicts.
+    assert [list(item) for item in planned] == [list(item) for item in walked]
+    rich = next(item for item in planned if item["thumbnailUrl"])
+    assert list(rich["analysisRuns"][0]) == list(walked[planned.index(rich)]["analysisRuns"][0])
+    assert rich["url"].startswith("http://testserver/api/v1/media/")
+    assert rich["latestRun"]["verdictDetails"]["modelContributions"][0]["modelName"] == "A"
+    if zone == "UTC":
+        assert rich["latestRun"]["finishedAt"].endswith("Z")
+    else:
+        assert not rich["latestRun"]["finishedAt"].endswith("Z")
+
+
+def test_the_list_endpoint_answers_what_the_serializer_would(owner, owner_client):
+    _varied_library(owner)
+
+    response = owner_client.get("/api/v1/media?page=1&pageSize=20")
+
+    assert response.status_code == 200, response.content
+    _, walked = _both(owner)
+    assert response.json()["data"]["results"] == walked
+
+
+class _Owner:
+    name = "someone"
+
+
+class _Thing:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+class _Odd(serializers.Serializer):
+    """Fields the plan does not specialise: it must hand them to DRF and get DRF's answer."""
+
+    owner_name = serializers.CharField(source="owner.name")
+    whole = serializers.SerializerMethodField()
+    missing = serializers.CharField(default="fallback")
+    kind = serializers.ChoiceField(choices=[("1", "one"), ("2", "two")])
+    naive = serializers.DateTimeField()
+    formatted = serializers.DateTimeField(format="%Y-%m-%d")
+    hex_id = serializers.UUIDField(format="hex")
+    nothing = serializers.IntegerField(allow_null=True)
+
+    def get_whole(self, thing) -> str:
+        return type(thing).__name__
+
+
+def test_fields_the_plan_does_not_specialise_are_left_to_drf():
+    thing = _Thing(
+        owner=_Owner(),
+        kind=1,
+        naive=dt.datetime(2026, 1, 2, 3, 4, 5),  # noqa: DTZ001 - a naive value on purpose
+        formatted=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        hex_id=uuid.UUID(int=5),
+        nothing=None,
+    )
+    serializer = _Odd()
+
+    assert representation_plan(serializer)(thing) == serializer.to_representation(thing)
+    assert representation_plan(serializer)(thing)["missing"] == "fallback"
+
+
+def test_an_id_route_is_reversed_once_and_filled_in():
+    media_id = uuid.uuid4()
+    expected = reverse("media-api:file", kwargs={"media_id": media_id})
+
+    assert reverse_for_id("media-api:file", "media_id", media_id) == expected
+    assert reverse_for_id("media-api:file", "media_id", str(media_id)) == expected
+    set_script_prefix("/behind/a/proxy/")
+    try:
+        prefixed = reverse_for_id("media-api:file", "media_id", media_id)
+    finally:
+        set_script_prefix("/")
+    assert prefixed == f"/behind/a/proxy{expected}"
