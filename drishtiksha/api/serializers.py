@@ -19,6 +19,7 @@ from typing import Any
 from rest_framework import serializers
 
 from drishtiksha.api.casing import camelize
+from drishtiksha.api.representation import representation_plan, walks_fields
 
 UNKNOWN_FIELD_MESSAGE = "'{key}' is not a field that can be set here."
 
@@ -43,6 +44,14 @@ class CamelCaseFieldsMixin:
                     field.method_name = f"get_{name}"
             renamed[wire_name] = field
         return renamed
+
+    @walks_fields
+    def to_representation(self, instance: Any) -> Any:
+        """DRF's representation, by a plan of the fields made once per serializer instance."""
+        plan = self.__dict__.get("_representation_plan")
+        if plan is None:
+            plan = self._representation_plan = representation_plan(self)
+        return plan(instance)
 
     def to_internal_value(self, data: Any) -> Any:
         if self.reject_unknown_fields and isinstance(data, Mapping):

@@ -7,7 +7,6 @@ import functools
 from rest_framework import serializers
 
 from drishtiksha.api.casing import camelize_keys
-from drishtiksha.api.representation import representation_plan
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
 from drishtiksha.http import public_base_url, reverse_for_id
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, AnalysisRun, DeepfakeAnalysis, Media
@@ -166,9 +165,7 @@ class MediaListSerializer(serializers.ListSerializer):
     def to_representation(self, data) -> list[dict]:
         items = list(data.all() if hasattr(data, "all") else data)
         media_latest_run_from_runs(items)
-        # The plan gives what DRF's own walk over the fields gives, in a fraction of the time.
-        represent = representation_plan(self.child)
-        return [represent(item) for item in items]
+        return super().to_representation(items)
 
 
 class MediaListItemSerializer(MediaSerializer):

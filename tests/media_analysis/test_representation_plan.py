@@ -1,7 +1,10 @@
-"""The list's representation plan gives exactly what DRF's own walk over the fields gives."""
+"""Representation plans give exactly what DRF's own walk over the fields gives."""
 
 import datetime as dt
+import json
 import uuid
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -9,13 +12,20 @@ from django.test import RequestFactory
 from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.utils.encoders import JSONEncoder
 
 from drishtiksha.api.representation import representation_plan
+from drishtiksha.api.serializers import CamelCaseFieldsMixin
 from drishtiksha.http import reverse_for_id
-from media_analysis.api.serializers import MediaListItemSerializer
+from media_analysis.api.serializers import MediaDetailSerializer, MediaListItemSerializer
 from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
-from media_analysis.selectors import media_latest_run_from_runs, media_list_with_runs_for_user
-from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
+from media_analysis.models import Media
+from media_analysis.selectors import (
+    media_get_for_user,
+    media_latest_run_from_runs,
+    media_list_with_runs_for_user,
+)
+from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, video_result_payload
 from tests.fixtures.pipeline import stored_media
 
 pytestmark = pytest.mark.django_db
@@ -64,13 +74,29 @@ def _varied_library(owner) -> None:
     rich.save(update_fields=["latest_run", "thumbnail"])
 
 
-def _both(owner, path: str = "/api/v1/media") -> tuple[list, list]:
-    request = RequestFactory().get(path)
+@contextmanager
+def _drf_walk():
+    """DRF's own representation, field by field, as before the plans."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            CamelCaseFieldsMixin, "to_representation", serializers.Serializer.to_representation
+        )
+        yield
+
+
+def _both(owner, serializer_class=MediaListItemSerializer) -> tuple[Any, Any]:
+    request = RequestFactory().get("/api/v1/media")
+    context = {"request": request}
+    planned = serializer_class(_items(owner), many=True, context=context).data
+    with _drf_walk():
+        walked = serializer_class(_items(owner), many=True, context=context).data
+    return planned, walked
+
+
+def _items(owner) -> list:
     items = list(media_list_with_runs_for_user(user=owner))
     media_latest_run_from_runs(items)
-    planned = MediaListItemSerializer(items, many=True, context={"request": request})
-    walked = MediaListItemSerializer(items, many=True, context={"request": request})
-    return planned.data, serializers.ListSerializer.to_representation(walked, items)
+    return items
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
@@ -102,6 +128,31 @@ def test_the_list_endpoint_answers_what_the_serializer_would(owner, owner_client
     assert response.json()["data"]["results"] == walked
 
 
+def test_the_detail_with_payloads_matches_the_serializer(owner, owner_client):
+    _varied_library(owner)
+    media = Media.objects.exclude(latest_run=None).order_by("created_at")
+    payload = video_result_payload(frames=5)
+    for item in media:
+        item.latest_run.analyses.update(
+            result_payload=payload, error_details={"stage": "inference", "retries": [1, 2]}
+        )
+    request = RequestFactory().get("/api/v1/media/x")
+
+    for item in media:
+        detail = media_get_for_user(user=owner, media_id=item.pk)
+        planned = MediaDetailSerializer(detail, context={"request": request}).data
+        with _drf_walk():
+            detail = media_get_for_user(user=owner, media_id=item.pk)
+            walked = MediaDetailSerializer(detail, context={"request": request}).data
+        assert planned == walked
+        assert list(planned) == list(walked)
+        response = owner_client.get(f"/api/v1/media/{item.pk}")
+        assert response.json()["data"] == json.loads(json.dumps(walked, cls=JSONEncoder))
+        assert [analysis["resultPayload"] for analysis in planned["analyses"]] == [payload] * len(
+            planned["analyses"]
+        )
+
+
 class _Owner:
     name = "someone"
 
@@ -110,6 +161,9 @@ class _Thing:
     def __init__(self, **values):
         self.__dict__.update(values)
 
+    def shout(self) -> str:
+        return "LOUD"
+
 
 class _Odd(serializers.Serializer):
     """Fields the plan does not specialise: it must hand them to DRF and get DRF's answer."""
@@ -117,6 +171,8 @@ class _Odd(serializers.Serializer):
     owner_name = serializers.CharField(source="owner.name")
     whole = serializers.SerializerMethodField()
     missing = serializers.CharField(default="fallback")
+    omitted = serializers.CharField(required=False)
+    shout = serializers.CharField()
     kind = serializers.ChoiceField(choices=[("1", "one"), ("2", "two")])
     naive = serializers.DateTimeField()
     formatted = serializers.DateTimeField(format="%Y-%m-%d")
@@ -127,8 +183,13 @@ class _Odd(serializers.Serializer):
         return type(thing).__name__
 
 
-def test_fields_the_plan_does_not_specialise_are_left_to_drf():
-    thing = _Thing(
+class _OddItems(serializers.Serializer):
+    items = _Odd(many=True)
+    first = _Odd(source="meta.thing")
+
+
+def _odd_thing() -> _Thing:
+    return _Thing(
         owner=_Owner(),
         kind=1,
         naive=dt.datetime(2026, 1, 2, 3, 4, 5),  # noqa: DTZ001 - a naive value on purpose
@@ -136,10 +197,29 @@ def test_fields_the_plan_does_not_specialise_are_left_to_drf():
         hex_id=uuid.UUID(int=5),
         nothing=None,
     )
-    serializer = _Odd()
 
-    assert representation_plan(serializer)(thing) == serializer.to_representation(thing)
-    assert representation_plan(serializer)(thing)["missing"] == "fallback"
+
+def test_fields_the_plan_does_not_specialise_are_left_to_drf():
+    serializer = _Odd()
+    thing = _odd_thing()
+
+    planned = representation_plan(serializer)(thing)
+
+    assert planned == serializers.Serializer.to_representation(serializer, thing)
+    assert planned["missing"] == "fallback"
+    assert planned["shout"] == "LOUD"
+    assert "omitted" not in planned
+
+
+def test_dicts_and_nested_lists_are_represented_as_drf_does():
+    data = {"items": [_odd_thing(), _odd_thing()], "meta": {"thing": _odd_thing()}}
+    serializer = _OddItems()
+
+    planned = representation_plan(serializer)(data)
+
+    with _drf_walk():
+        assert planned == _OddItems().to_representation(data)
+    assert planned["first"] == planned["items"][0]
 
 
 def test_an_id_route_is_reversed_once_and_filled_in():
