@@ -16,14 +16,17 @@ app.autodiscover_tasks()
 def _keep_database_connections_in_workers(**_kwargs: object) -> None:
     """Workers keep their database connections between tasks (WORKER_DB_CONN_MAX_AGE).
 
-    The web process opens one per request (DB_CONN_MAX_AGE, 0 by default) because under ASGI each
-    request may run in its own thread; a worker process runs one task at a time, so a persistent
-    connection there saves a reconnect per task (measured in bench/pipeline.py). Runs in the
-    parent before the pool forks, so every pool process inherits it.
+    The web process takes one from its pool per request (DB_POOL_MAX_SIZE) because under ASGI
+    each request may run in its own thread; a worker process runs one task at a time, so a
+    persistent connection there saves a reconnect per task (measured in bench/pipeline.py). Runs
+    in the parent before the pool forks, so every pool process inherits it.
     """
     from django.conf import settings
 
     for database in settings.DATABASES.values():
+        # A pool's connections and threads would not survive the fork, and one process running
+        # one task at a time needs one connection, not a pool.
+        database.get("OPTIONS", {}).pop("pool", None)
         database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
 
 

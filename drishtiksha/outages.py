@@ -1,4 +1,5 @@
-"""Redis (cache, sessions, throttles, broker) not answering: a 503 with a retry hint, not a 500.
+"""Redis (cache, sessions, throttles, broker) not answering, or every pooled database connection
+in use past its wait: a 503 with a retry hint, not a 500.
 
 An outage of a service the request depends on is not a bug of this one: the client is told to
 come back (`Retry-After`), in the API's envelope or on a page of its own, and nothing is half
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import kombu.exceptions
+import psycopg_pool
 import redis.exceptions
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -27,11 +29,14 @@ _OUTAGE_ERRORS = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
+    # No pooled connection came free within DB_POOL_TIMEOUT_SECONDS: too busy, not broken.
+    psycopg_pool.PoolTimeout,
 )
 
 
 def is_service_outage(exc: BaseException | None) -> bool:
-    """Whether `exc`, or an exception it was raised from, is Redis or the broker not answering."""
+    """Whether `exc`, or an exception it was raised from, is Redis or the broker not answering,
+    or the database connection pool staying empty."""
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, _OUTAGE_ERRORS):

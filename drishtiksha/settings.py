@@ -211,14 +211,32 @@ DB_CONNECT_TIMEOUT_SECONDS = env_int("DB_CONNECT_TIMEOUT_SECONDS", 10)
 DB_KEEPALIVES_IDLE_SECONDS = env_int("DB_KEEPALIVES_IDLE_SECONDS", 30)
 
 
+# PostgreSQL: connections a process keeps in its pool (0: no pool, a connection per request), and
+# seconds a request waits for one (all in use, or the server not answering) before it fails; by
+# default as long as a connection may take to establish. A DB_CONN_MAX_AGE above 0 asks for
+# persistent per-thread connections instead, without a pool.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 40)
+DB_POOL_TIMEOUT_SECONDS = env_float("DB_POOL_TIMEOUT_SECONDS", DB_CONNECT_TIMEOUT_SECONDS)
+
+
 def _database_config() -> dict:
     url = env_str("DATABASE_URL")
     if url:
-        # 0 (a connection per request) by default: under ASGI every request may run in its own
-        # thread, and persistent per-thread connections pile up until the server refuses more
-        # (bench/load.py hit PostgreSQL's connection limit with 60).
+        # Never persistent per thread: under ASGI every request may run in its own thread, and
+        # per-thread connections pile up until the server refuses more (bench/load.py hit
+        # PostgreSQL's connection limit with 60). A process-wide pool reuses them instead.
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
         config["CONN_HEALTH_CHECKS"] = True
+        pooled = DB_POOL_MAX_SIZE > 0 and not config["CONN_MAX_AGE"]
+        if config["ENGINE"] == "django.db.backends.postgresql" and pooled:
+            # Opening a connection was about a tenth of a list request's time (bench/list.py).
+            # Checked out on a request's first query, returned when it ends; checked before use.
+            config.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 1,
+                "max_size": DB_POOL_MAX_SIZE,
+                "timeout": DB_POOL_TIMEOUT_SECONDS,
+                "max_idle": 300,
+            }
         if config["ENGINE"] == "django.db.backends.postgresql":
             # A server that accepts the connection but never answers (a failover in progress, a
             # stuck proxy) must fail the caller, not hang it: a worker stuck there keeps renewing
