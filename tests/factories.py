@@ -6,6 +6,8 @@ import hashlib
 import math
 
 import factory
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 
 from accounts.models import Role, User
@@ -13,6 +15,21 @@ from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+_default_password_hashes: dict[tuple[str, ...], str] = {}
+
+
+def default_password_hash() -> str:
+    """DEFAULT_PASSWORD hashed by the configured hashers, once per configuration.
+
+    One hash takes the full work factor of the production hasher (about a third of a second
+    here), and nearly every test makes users. Sharing a salt between them changes nothing a
+    login or a password check sees.
+    """
+    hashers = tuple(settings.PASSWORD_HASHERS)
+    if hashers not in _default_password_hashes:
+        _default_password_hashes[hashers] = make_password(DEFAULT_PASSWORD)
+    return _default_password_hashes[hashers]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -24,7 +41,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = "Ada"
     last_name = "Lovelace"
     role = Role.USER
-    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy signature
+        """`set_password`, except that the default password is hashed once, not per user."""
+        if extracted is None:
+            obj.password = default_password_hash()
+            obj._password = DEFAULT_PASSWORD  # as `set_password` leaves it for `save`
+        else:
+            obj.set_password(extracted)
 
     @factory.post_generation
     def _save_password(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy signature

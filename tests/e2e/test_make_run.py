@@ -126,9 +126,11 @@ def test_fresh_checkout_starts_every_process_and_stops_on_interrupt(fresh_system
         assert stats["models_info"], "the reference inference server reports no models"
 
         inspect_env = dict(env, REDIS_URL=f"redis://127.0.0.1:{ports['redis']}/0")
+        # A ping waits its whole timeout for replies, even once the worker has answered; a short
+        # one is asked again until the deadline.
         while True:
             ping = subprocess.run(
-                [sys.executable, "-m", "celery", "-A", "drishtiksha", "inspect", "ping", "-t", "5"],
+                [sys.executable, "-m", "celery", "-A", "drishtiksha", "inspect", "ping", "-t", "1"],
                 cwd=BASE_DIR,
                 env=inspect_env,
                 capture_output=True,

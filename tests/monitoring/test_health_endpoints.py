@@ -63,6 +63,8 @@ def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha",
+        # A request waits this long for a pooled connection that can never be made.
+        "DB_POOL_TIMEOUT_SECONDS": "1",
     }
     completed = subprocess.run(
         [sys.executable, "-c", probe],
