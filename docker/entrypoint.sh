@@ -11,8 +11,10 @@ shift || true
 DB_WAIT_SECONDS="${DB_WAIT_SECONDS:-60}"
 PYTHON="${PYTHON:-python}"
 
+# One connection at a time, without a pool: a pool would wait DB_POOL_TIMEOUT_SECONDS for each
+# attempt and hide why the connection failed.
 wait_for_database() {
-  "$PYTHON" - "$DB_WAIT_SECONDS" <<'PY'
+  DB_POOL_MAX_SIZE=0 "$PYTHON" - "$DB_WAIT_SECONDS" <<'PY'
 import sys, time
 import django
 from django.db import connection

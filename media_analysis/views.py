@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from drishtiksha.db import connection_give_back
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
 from drishtiksha.forms import form_add_domain_error
 from drishtiksha.paging import IdsFirstPaginator
@@ -226,6 +227,7 @@ def upload_view(request: HttpRequest) -> HttpResponse:
     models = _loaded_models()
     if request.method == "GET":
         return _render_upload(request, form=UploadForm(models=models), models=models)
+    connection_give_back()  # while the body arrives
     try:
         request.FILES  # noqa: B018 - parses the body, where the size limit is enforced
     except DomainError as error:

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from drishtiksha.api.pagination import PAGE_PARAM, PAGE_SIZE_PARAM, EnvelopePagination
 from drishtiksha.api.responses import ApiResponse
+from drishtiksha.db import connection_give_back
 from drishtiksha.errors import NotFound
 from media_analysis.api.serializers import (
     MediaDetailSerializer,
@@ -178,6 +179,7 @@ class MediaCollectionView(GenericAPIView):
     )
     def post(self, request: Request) -> ApiResponse:
         """Upload a video, image or audio file; analysis run #1 starts at once (202)."""
+        connection_give_back()  # while the body arrives
         serializer = MediaUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data

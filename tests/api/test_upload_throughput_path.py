@@ -64,13 +64,24 @@ def _written_bytes(pid: int) -> int:
 @pytest.fixture
 def uploads_server(transactional_db, fake_inference, tmp_path) -> Iterator[dict]:
     """uvicorn on the test database, local storage in a folder of its own, no temp dir set."""
+    yield from _uploads_server(fake_inference, tmp_path)
+
+
+@pytest.fixture
+def one_connection_server(transactional_db, fake_inference, tmp_path) -> Iterator[dict]:
+    """The same with a pool of one database connection that a request waits 3 s for at most."""
+    yield from _uploads_server(
+        fake_inference, tmp_path, DB_POOL_MAX_SIZE="1", DB_POOL_TIMEOUT_SECONDS="3"
+    )
+
+
+def _uploads_server(fake_inference, tmp_path, **extra_env: str) -> Iterator[dict]:
     port = _free_port()
     media_root = tmp_path / "media"
     env = {
         **os.environ,
         "DJANGO_ENV": "development",
         "DATABASE_URL": _test_database_url(),
-        "DB_CONN_MAX_AGE": "0",
         "REDIS_URL": django_settings.REDIS_URL,
         "REDIS_KEY_PREFIX": f"test-upload-path-{uuid.uuid4().hex}",
         "ML_SERVER_URL": fake_inference.url,
@@ -78,6 +89,7 @@ def uploads_server(transactional_db, fake_inference, tmp_path) -> Iterator[dict]
         "MEDIA_ROOT": str(media_root),
         "STORAGE_BACKEND": "local",
         "MAX_UPLOAD_SIZE": str(2 * UPLOAD_BYTES),
+        **extra_env,
     }
     env.pop("FILE_UPLOAD_TEMP_DIR", None)
     with uvicorn_serving(env=env, port=port) as url:
@@ -198,6 +210,38 @@ def test_the_file_is_written_while_the_body_arrives_and_a_dropped_upload_leaves_
         time.sleep(0.05)
     assert _incoming_files(media_root) == []
     assert not Media.objects.exists()
+
+
+def test_an_upload_still_arriving_holds_no_database_connection(one_connection_server, large_video):
+    """Authentication used the pool's one connection; while the body arrives others need it."""
+    url, port, media_root = (
+        one_connection_server["url"],
+        one_connection_server["port"],
+        one_connection_server["media_root"],
+    )
+    token = _token(url)
+    head, tail = _multipart(large_video.name)
+    body = large_video.read_bytes()
+    half = len(body) // 2
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(_request_head(port, token, len(head) + len(body) + len(tail)) + head)
+        sock.sendall(body[:half])
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not _incoming_files(media_root) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _incoming_files(media_root), "the upload's body never reached the view"
+
+        listing = requests.get(
+            f"{url}/api/v1/media", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+        sock.sendall(body[half:] + tail)
+        answer = _read_answer(sock)
+
+    assert listing.status_code == 200, listing.text[:300]
+    assert answer.startswith(b"HTTP/1.1 202"), answer[:300]
+    assert Media.objects.count() == 1
 
 
 def test_with_local_storage_uploads_stream_beside_it_and_are_stored_by_rename(settings, db):
