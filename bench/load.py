@@ -17,6 +17,7 @@ fires the uploads at once, waits for every run to finish and reports:
 
     .venv/bin/python bench/load.py                    # 50 uploads, 200 listeners
     .venv/bin/python bench/load.py --uploads 20 --listeners 80
+    .venv/bin/python bench/load.py --web-workers 2        # two web processes, as in the image
     .venv/bin/python bench/load.py --database drishtiksha_bench   # a scratch database by name
 
 Needs ffmpeg, PostgreSQL (DATABASE_URL's server; a scratch database is created and dropped) and
@@ -152,6 +153,12 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--worker-concurrency", type=int, default=6)
     parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=1,
+        help="uvicorn processes (--workers), as WEB_CONCURRENCY sets them in the Docker image",
+    )
+    parser.add_argument(
         "--database",
         help="name of the scratch database to create on DATABASE_URL's server and drop afterwards"
         " (it must not exist; default: a fresh load_<random> name)",
@@ -199,7 +206,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
         processes["web"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "drishtiksha.asgi:application", "--host",
              "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio", "--log-level",
-             "warning"],
+             "warning", "--workers", str(args.web_workers)],
             cwd=BASE_DIR, env=env, start_new_session=True,
         )  # fmt: skip
         processes["worker"] = subprocess.Popen(
@@ -390,6 +397,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
     lost = [li for li in owed if media_by_user[li.user_index] not in li.completed_media]
     lost_dropped = sum(1 for li in lost if li.error or not li.snapshot.is_set())
     total_errors = sum(errors.values())
+    print(f"web processes:           {args.web_workers} (uvicorn --workers)")
     print(f"uploads:                 {args.uploads} at once ({len(media_by_user)} accepted)")
     print(f"websocket listeners:     {args.listeners} ({connected} connected, snapshot received)")
     statuses = Counter(final_status.values())
