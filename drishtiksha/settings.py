@@ -217,6 +217,8 @@ DB_KEEPALIVES_IDLE_SECONDS = env_int("DB_KEEPALIVES_IDLE_SECONDS", 30)
 # persistent per-thread connections instead, without a pool.
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 40)
 DB_POOL_TIMEOUT_SECONDS = env_float("DB_POOL_TIMEOUT_SECONDS", DB_CONNECT_TIMEOUT_SECONDS)
+# Seconds /readyz waits for a pooled connection before calling the database unreachable.
+DB_HEALTH_TIMEOUT_SECONDS = env_float("DB_HEALTH_TIMEOUT_SECONDS", 2.0)
 
 
 def _database_config() -> dict:

@@ -21,13 +21,27 @@ class ComponentCheck:
 
 def database_check() -> ComponentCheck:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        if connection.pool is not None and connection.connection is None:
+            _pooled_connection_check(connection.pool)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("readiness: database unreachable: %s", exc)
         return ComponentCheck("database", ok=False, error=type(exc).__name__)
     return ComponentCheck("database", ok=True)
+
+
+def _pooled_connection_check(pool) -> None:
+    """A connection from the pool within DB_HEALTH_TIMEOUT_SECONDS, asked one query.
+
+    The request's own wait (DB_POOL_TIMEOUT_SECONDS) is for load; a probe must say quickly that
+    a database refusing connections is unreachable rather than hold its caller that long.
+    """
+    pool.open()
+    with pool.connection(timeout=settings.DB_HEALTH_TIMEOUT_SECONDS) as pooled:
+        pooled.execute("SELECT 1").fetchone()
 
 
 def redis_check() -> ComponentCheck:

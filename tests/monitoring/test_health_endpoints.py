@@ -51,34 +51,59 @@ def test_health_refuses_other_methods(client):
     assert client.post("/api/health").status_code == 405
 
 
-def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
-    """A process whose database does not answer (a port nobody listens on) is not ready."""
-    probe = (
-        "import django, json; django.setup()\n"
-        "from django.test import Client\n"
-        "response = Client().get('/readyz')\n"
-        "print(json.dumps({'status': response.status_code, 'body': response.json()}))\n"
-    )
+READINESS_PROBE = (
+    "import django, json; django.setup()\n"
+    "from django.db import connection\n"
+    "assert connection.pool is not None\n"
+    "from django.test import Client\n"
+    "response = Client().get('/readyz')\n"
+    "print(json.dumps({'status': response.status_code, 'body': response.json()}))\n"
+)
+
+
+def _readiness_in_a_web_process(database_url: str) -> dict:
+    """/readyz in a fresh process with the web process's pooled connections."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("DB_")},
         "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha",
-        # A request waits this long for a pooled connection that can never be made.
-        "DB_POOL_TIMEOUT_SECONDS": "1",
+        "DATABASE_URL": database_url,
+        # A request would wait this long for a pooled connection; the probe waits 1 s.
+        "DB_POOL_TIMEOUT_SECONDS": "120",
+        "DB_HEALTH_TIMEOUT_SECONDS": "1",
     }
     completed = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", READINESS_PROBE],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=60,
         check=True,
     )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
-    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+
+def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
+    """A process whose database does not answer (a port nobody listens on) is not ready."""
+    answer = _readiness_in_a_web_process(
+        f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha"
+    )
+
     assert answer["status"] == 503
     assert "database" in answer["body"]["message"]
     assert answer["body"]["data"]["checks"]["database"]["ok"] is False
     assert answer["body"]["data"]["checks"]["redis"]["ok"] is True
     assert "Traceback" not in json.dumps(answer)
+
+
+@pytest.mark.django_db
+def test_readiness_checks_the_database_through_the_pool():
+    from django.db import connection
+
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+    answer = _readiness_in_a_web_process(url)
+
+    assert answer["status"] == 200
+    assert answer["body"]["data"]["checks"] == {"database": {"ok": True}, "redis": {"ok": True}}
