@@ -21,8 +21,10 @@ class ComponentCheck:
 
 def database_check() -> ComponentCheck:
     try:
-        if connection.pool is not None and connection.connection is None:
-            _pooled_connection_check(connection.pool)
+        # Only PostgreSQL's connections have a pool; SQLite's have no such attribute.
+        pool = getattr(connection, "pool", None)
+        if pool is not None and connection.connection is None:
+            _pooled_connection_check(pool)
         else:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
