@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
-from django.db import connection
+
+from tests.fixtures.pipeline import python_with_default_settings
 
 PRINT_DATABASE = (
     "import django, json; django.setup(); from django.conf import settings; "
@@ -18,33 +15,13 @@ PRINT_DATABASE = (
 )
 
 
-def _run_on_the_test_database(script: str, **env: str) -> str:
-    """`script`'s output in a fresh process with default settings, on this test's database."""
-    database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    return _python(script, DATABASE_URL=url, **env).stdout
-
-
-def _python(script: str, **env: str) -> subprocess.CompletedProcess:
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=settings.BASE_DIR,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("DB_")},
-            "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/drishtiksha",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed
-
-
 def _database_settings(prepare: str = "pass", **env: str) -> dict:
-    output = _python(PRINT_DATABASE.format(prepare=prepare), **env).stdout
+    # Any database name will do: the settings are only read.
+    output = python_with_default_settings(
+        PRINT_DATABASE.format(prepare=prepare),
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/drishtiksha",
+        **env,
+    )
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -97,7 +74,7 @@ print(len(backends), len(set(backends)))
 @pytest.mark.django_db
 def test_requests_in_their_own_threads_reuse_one_pooled_connection():
     """Under ASGI each request may run in a new thread; each used to open its own connection."""
-    requests, connections = map(int, _run_on_the_test_database(THREADED_REQUESTS).split())
+    requests, connections = map(int, python_with_default_settings(THREADED_REQUESTS).split())
     assert requests == 20
     # A returned connection is checked in the background, so a request arriving meanwhile may
     # grow the pool by one; without the pool there were as many connections as requests.
@@ -130,7 +107,7 @@ print(outcome)
 @pytest.mark.django_db
 def test_a_request_that_waits_in_vain_for_a_pooled_connection_is_an_outage():
     """Answered 503 with Retry-After, like Redis not answering, rather than a 500."""
-    outcome = _run_on_the_test_database(
+    outcome = python_with_default_settings(
         POOL_EXHAUSTED, DB_POOL_MAX_SIZE="1", DB_POOL_TIMEOUT_SECONDS="0.5"
     )
 

@@ -1,11 +1,9 @@
 import json
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.fixtures.pipeline import python_with_default_settings
 
 
 def _closed_port() -> int:
@@ -61,32 +59,22 @@ READINESS_PROBE = (
 )
 
 
-def _readiness_in_a_web_process(database_url: str) -> dict:
+def _readiness_in_a_web_process(**database_url: str) -> dict:
     """/readyz in a fresh process with the web process's pooled connections."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DB_")},
-        "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
-        "DATABASE_URL": database_url,
+    output = python_with_default_settings(
+        READINESS_PROBE,
         # A request would wait this long for a pooled connection; the probe waits 1 s.
-        "DB_POOL_TIMEOUT_SECONDS": "120",
-        "DB_HEALTH_TIMEOUT_SECONDS": "1",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", READINESS_PROBE],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+        DB_POOL_TIMEOUT_SECONDS="120",
+        DB_HEALTH_TIMEOUT_SECONDS="1",
+        **database_url,
     )
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
     """A process whose database does not answer (a port nobody listens on) is not ready."""
     answer = _readiness_in_a_web_process(
-        f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha"
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{_closed_port()}/drishtiksha"
     )
 
     assert answer["status"] == 503
@@ -98,12 +86,7 @@ def test_readiness_is_503_naming_the_database_when_it_is_unreachable():
 
 @pytest.mark.django_db
 def test_readiness_checks_the_database_through_the_pool():
-    from django.db import connection
-
-    database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-
-    answer = _readiness_in_a_web_process(url)
+    answer = _readiness_in_a_web_process()
 
     assert answer["status"] == 200
     assert answer["body"]["data"]["checks"] == {"database": {"ok": True}, "redis": {"ok": True}}
