@@ -207,11 +207,12 @@ def media_counts_for_user(*, user: User) -> dict[str, int]:
 
 
 def media_get_with_latest_run(*, media_id: uuid.UUID | str) -> Media | None:
-    """A media item with its latest run and that run's analyses (three queries), or None."""
+    """A media item with its latest run and that run's analyses, without their result payloads
+    (two queries), or None: what a RUN_COMPLETED event carries."""
     return (
         Media.objects.filter(pk=media_id)
         .select_related("latest_run")
-        .prefetch_related(_latest_run_analyses())
+        .prefetch_related(_latest_run_analyses(with_payloads=False))
         .first()
     )
 

@@ -62,7 +62,11 @@ def analyze_with_model(self: Task, *, analysis_id: str) -> str:
         raise self.retry(countdown=outcome.retry_in)
     if outcome.outcome in _FINAL_OUTCOMES and outcome.run_id is not None:
         try:
-            run_finalize_if_settled(run_id=outcome.run_id, analysis_id=analysis_id)
+            run_finalize_if_settled(
+                run_id=outcome.run_id,
+                analysis_id=analysis_id,
+                run_analyses=outcome.run_analyses,
+            )
         except NotFound:
             pass  # the media was deleted with its runs
         except Exception:  # noqa: BLE001 - the chord callback or the reaper finalizes the run

@@ -243,6 +243,6 @@ def _create_rows(
         prepared_at=None,
         **extra,
     )
-    run_start(media=media, model_names=model_names)
-    media.refresh_from_db()
+    # Left as written, with no read-back: the answer shows the upload and its run as started.
+    run_start(media=media, model_names=model_names, new_media=True)
     return IngestResult(media=media, duplicate_of=duplicate_of)

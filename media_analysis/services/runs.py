@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -97,6 +97,8 @@ class AnalysisOutcome:
     outcome: Outcome
     run_id: uuid.UUID | None = None
     retry_in: float | None = None
+    # How many analyses the run has, when this execution read it (see run_finalize_if_settled).
+    run_analyses: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,9 @@ def _no_model_message(media: Media) -> str:
     return f"No model loaded on the inference server can analyse this {_media_kind(media)}."
 
 
-def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> AnalysisRun:
+def run_start(
+    *, media: Media, model_names: Sequence[str] | None = None, new_media: bool = False
+) -> AnalysisRun:
     """Start a new run of `media` on every compatible model, or on `model_names`.
 
     Safe inside a caller's transaction (the upload's): the tasks are enqueued only once it
@@ -215,7 +219,13 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
     upload not yet probed, or the inference server cannot be asked which models it has, the run
     is created QUEUED without analyses and a dispatch task does the rest (see `run_dispatch`);
     nothing fails here.
+
+    `new_media` says that the caller created `media` in its own transaction, still open: no
+    other transaction can see the row, so run #1 is inserted without locking it or looking for
+    other runs (seven statements fewer for an upload).
     """
+    if new_media and not transaction.get_connection().in_atomic_block:
+        raise ValueError("new_media needs the transaction that created the media to be open")
     requested = _requested_names(model_names)
     try:
         available: list[InferenceModel] | None = discovery.models_list()
@@ -230,29 +240,13 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
     elif available is not None:
         selected = _models_select(media=media, available=available, requested=requested)
 
-    with transaction.atomic():
-        # The media row lock serialises concurrent starts for one media item; the unique
-        # (media, run_number) constraint is the last line of defence.
-        locked = Media.objects.select_for_update().filter(pk=media.pk).first()
-        if locked is None:
-            raise NotFound("Media not found.")
-        if AnalysisRun.objects.filter(media=locked, status__in=RunStatus.active()).exists():
-            raise RunInProgress()
-        last_number = AnalysisRun.objects.filter(media=locked).aggregate(last=Max("run_number"))[
-            "last"
-        ]
-        try:
-            with transaction.atomic():
-                run = AnalysisRun.objects.create(
-                    media=locked,
-                    run_number=(last_number or 0) + 1,
-                    status=RunStatus.QUEUED,
-                    requested_models=requested or [],
-                )
-        except IntegrityError as exc:
-            raise RunInProgress(
-                "Another analysis of this media was started at the same moment."
-            ) from exc
+    with transaction.atomic(savepoint=not new_media):
+        if new_media:
+            locked = media
+            run = _run_insert(media=media, run_number=1, requested=requested)
+        else:
+            locked = _media_lock_idle(media)
+            run = _run_insert_next(media=locked, requested=requested)
         media_updated_at = timezone.now()
         Media.objects.filter(pk=locked.pk).update(
             latest_run=run, status=RunStatus.QUEUED, updated_at=media_updated_at
@@ -276,6 +270,39 @@ def run_start(*, media: Media, model_names: Sequence[str] | None = None) -> Anal
         ", ".join(selected) if selected else (run.error_message or "dispatch deferred"),
     )
     return run
+
+
+def _media_lock_idle(media: Media) -> Media:
+    """Lock the media row, which serialises concurrent starts for one media item; refuse while a
+    run of it is still queued or running."""
+    locked = Media.objects.select_for_update().filter(pk=media.pk).first()
+    if locked is None:
+        raise NotFound("Media not found.")
+    if AnalysisRun.objects.filter(media=locked, status__in=RunStatus.active()).exists():
+        raise RunInProgress()
+    return locked
+
+
+def _run_insert(*, media: Media, run_number: int, requested: list[str] | None) -> AnalysisRun:
+    return AnalysisRun.objects.create(
+        media=media,
+        run_number=run_number,
+        status=RunStatus.QUEUED,
+        requested_models=requested or [],
+    )
+
+
+def _run_insert_next(*, media: Media, requested: list[str] | None) -> AnalysisRun:
+    """The media's next run; the unique (media, run_number) constraint is the last line of
+    defence against a start that raced this one."""
+    last_number = AnalysisRun.objects.filter(media=media).aggregate(last=Max("run_number"))["last"]
+    try:
+        with transaction.atomic():
+            return _run_insert(media=media, run_number=(last_number or 0) + 1, requested=requested)
+    except IntegrityError as exc:
+        raise RunInProgress(
+            "Another analysis of this media was started at the same moment."
+        ) from exc
 
 
 def _analyses_create(
@@ -469,7 +496,19 @@ def _analysis_claim(*, analysis_id: uuid.UUID | str, task_id: str) -> DeepfakeAn
     )
     if not claimed:
         return None
-    return DeepfakeAnalysis.objects.select_related("run__media").filter(pk=analysis_id).first()
+    siblings = (
+        DeepfakeAnalysis.objects.filter(run_id=OuterRef("run_id"))
+        .order_by()
+        .values("run_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        DeepfakeAnalysis.objects.select_related("run__media")
+        .annotate(run_analyses=Subquery(siblings))
+        .filter(pk=analysis_id)
+        .first()
+    )
 
 
 def _analysis_execute_leased(*, analysis_id: uuid.UUID | str, task_id: str) -> AnalysisOutcome:
@@ -612,7 +651,9 @@ def _analysis_finish_answered(
         modelUsed=result.model_used,
     )
     return AnalysisOutcome(
-        Outcome.ABSTAINED if abstained else Outcome.COMPLETED, run_id=analysis.run_id
+        Outcome.ABSTAINED if abstained else Outcome.COMPLETED,
+        run_id=analysis.run_id,
+        run_analyses=analysis.run_analyses,
     )
 
 
@@ -650,7 +691,9 @@ def _analysis_finish_failed(
     held = {"status": AnalysisStatus.PROCESSING, "task_id": analysis.task_id}
     if not _analysis_record_failure(analysis, claim=held, message=message, details=details):
         return AnalysisOutcome(Outcome.GONE, run_id=analysis.run_id)
-    return AnalysisOutcome(Outcome.FAILED, run_id=analysis.run_id)
+    return AnalysisOutcome(
+        Outcome.FAILED, run_id=analysis.run_id, run_analyses=analysis.run_analyses
+    )
 
 
 def analysis_fail(
@@ -807,7 +850,7 @@ def _run_settle(*, run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> Analys
 
 
 def run_finalize_if_settled(
-    *, run_id: uuid.UUID | str, analysis_id: uuid.UUID | str
+    *, run_id: uuid.UUID | str, analysis_id: uuid.UUID | str, run_analyses: int | None = None
 ) -> AnalysisRun | None:
     """After `analysis_id` is final and its final event sent: finalize the run if that makes every
     analysis of the run so; None if some are still open or still sending.
@@ -819,8 +862,13 @@ def run_finalize_if_settled(
     the run, `run_finalize` makes it exactly one, and RUN_COMPLETED comes after every model's
     event. Analyses ended otherwise (timed out by the reaper) are never counted here; their runs
     are settled by the chord callback or the reaper, as are runs whose count Redis lost.
+
+    `run_analyses`, the run's number of analyses when the caller knows it (a run's analyses are
+    created together and never added to), saves the tasks that are not last reading them.
     """
     sent = run_final_event_sent(run_id=run_id, analysis_id=analysis_id)
+    if run_analyses is not None and sent < run_analyses:
+        return None
     analyses = _analyses_for_verdict(run_id)
     if (
         not analyses

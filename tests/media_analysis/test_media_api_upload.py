@@ -16,6 +16,8 @@ from pathlib import Path
 import ffmpeg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
@@ -93,6 +95,31 @@ def test_upload_is_answered_before_the_probe_and_its_dispatch_prepares_it(
     assert sorted(analyses) == sorted(
         (model.name, AnalysisStatus.PENDING) for model in fake_inference.models
     )
+
+
+def test_the_answer_writes_three_rows_and_reads_back_only_the_runs_analyses(
+    owner_client, media_file, fake_inference
+):
+    """The upload's transaction looks for an earlier copy and writes the media, its run and the
+    link between them: the new row needs no lock and no look for other runs. The answer is made
+    from what was written; only the run's analyses (none yet) are read for it."""
+    clip = media_file("interview.mp4", seconds=1)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _upload(owner_client, clip)
+
+    assert response.status_code == 202, response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    on_media_tables = [sql.split()[0] for sql in statements if '"media_analysis_' in sql]
+    assert on_media_tables == ["SELECT", "INSERT", "INSERT", "UPDATE", "SELECT"], statements
+    assert '"media_analysis_deepfakeanalysis"' in statements[-1]
+    assert not any("FOR UPDATE" in sql for sql in statements)
+    # One savepoint: the upload's own transaction, inside the test's.
+    assert sum(sql.startswith("SAVEPOINT") for sql in statements) == 1, statements
+    data = response.json()["data"]
+    run = AnalysisRun.objects.get(media_id=data["id"])
+    assert (data["latestAnalysisRunId"], data["latestRun"]["id"]) == (str(run.pk), str(run.pk))
+    assert (data["latestRun"]["runNumber"], data["latestRun"]["analyses"]) == (1, [])
 
 
 def test_video_upload_is_accepted_stored_queued_and_then_probed(

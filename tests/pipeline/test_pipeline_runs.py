@@ -22,7 +22,14 @@ from media_analysis import ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.leases import AnalysisLease
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
-from media_analysis.services.runs import RunInProgress, run_start
+from media_analysis.selectors import media_get_with_latest_run
+from media_analysis.services.runs import (
+    Outcome,
+    RunInProgress,
+    analysis_execute,
+    run_finalize_if_settled,
+    run_start,
+)
 from media_analysis.tasks import analyze_with_model
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
 from tests.fakes.inference_server import Failure, FakeModel
@@ -289,6 +296,50 @@ def test_run_start_returns_the_run_and_media_exactly_as_it_stored_them(
         stored_media_row.updated_at,
     )
     assert media.latest_run.pk == run.pk
+
+
+def test_run_start_for_new_media_needs_the_transaction_that_created_it(fake_inference):
+    """Without the creating transaction open, the row is visible to others and needs the lock."""
+    media = stored_media()
+
+    with pytest.raises(ValueError, match="new_media"):
+        run_start(media=media, new_media=True)
+
+    assert not AnalysisRun.objects.filter(media=media).exists()
+
+
+def test_models_that_finish_before_the_last_one_do_not_read_the_run(
+    fake_inference, django_assert_num_queries
+):
+    """Each analysis task learns its run's size when it claims its row; until the last final
+    event is sent, looking whether the run is settled costs no database query."""
+    run = run_start(media=stored_media())
+    first, second, last = analyses_of(run).values()
+
+    outcome = analysis_execute(analysis_id=first.pk, task_id=first.task_id)
+
+    assert (outcome.outcome, outcome.run_analyses) == (Outcome.COMPLETED, 3)
+    with django_assert_num_queries(0):
+        assert run_finalize_if_settled(run_id=run.pk, analysis_id=first.pk, run_analyses=3) is None
+    for analysis in (second, last):
+        analysis_execute(analysis_id=analysis.pk, task_id=analysis.task_id)
+    run_finalize_if_settled(run_id=run.pk, analysis_id=second.pk, run_analyses=3)
+    settled = run_finalize_if_settled(run_id=run.pk, analysis_id=last.pk, run_analyses=3)
+    assert settled is not None and settled.status == RunStatus.ANALYZED
+
+
+def test_the_run_completed_media_leaves_result_payloads_in_the_database(fake_inference):
+    """RUN_COMPLETED carries the media and its latest run, never the per-frame payloads."""
+    run = run_start(media=stored_media())
+    for analysis in analyses_of(run).values():
+        analysis_execute(analysis_id=analysis.pk, task_id=analysis.task_id)
+
+    media = media_get_with_latest_run(media_id=run.media_id)
+
+    analyses = list(media.latest_run.analyses.all())
+    assert len(analyses) == 3
+    for analysis in analyses:
+        assert {"result_payload", "error_details"} <= analysis.get_deferred_fields()
 
 
 def test_a_subset_of_models_can_be_requested(fake_inference, pipeline_worker):
