@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import math
 import mimetypes
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -136,6 +138,24 @@ def _url(path: str) -> str:
     return f"{settings.ML_SERVER_URL.rstrip('/')}{path}"
 
 
+class _Sessions(threading.local):
+    session: requests.Session | None = None
+    pid: int | None = None
+
+
+_sessions = _Sessions()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session, whose pooled connections to the inference server are kept
+    alive between calls: a worker then connects (and over HTTPS, negotiates TLS) once, not for
+    every analysis. Per process as well: connections inherited across a fork are the parent's.
+    """
+    if _sessions.session is None or _sessions.pid != os.getpid():
+        _sessions.session, _sessions.pid = requests.Session(), os.getpid()
+    return _sessions.session
+
+
 def _headers(correlation_id: str) -> dict[str, str]:
     return {"X-API-Key": settings.ML_SERVER_API_KEY, "X-Correlation-ID": correlation_id}
 
@@ -191,7 +211,7 @@ def _send(
         headers["Content-Type"] = body.content_type
     started = time.monotonic()
     try:
-        response = requests.request(
+        response = _session().request(
             method,
             _url(path),
             headers=headers,

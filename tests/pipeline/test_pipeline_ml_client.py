@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
@@ -203,3 +207,45 @@ def test_stats_are_fetched_with_the_key_and_a_correlation_id(fake_inference):
 )
 def test_the_users_message_is_extracted_as_the_contract_says(body, message):
     assert error_message_from_body(body) == message
+
+
+def test_calls_share_one_kept_alive_connection(settings):
+    """A worker connects to the inference server once, not for every call."""
+    connections: list[tuple[str, int]] = []
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(self.client_address)
+
+        def do_GET(self) -> None:  # noqa: N802 - the handler's own naming
+            body = json.dumps({"models_info": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.ML_SERVER_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for _ in range(3):
+            assert stats_fetch() == {"models_info": []}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(connections) == 1, connections
+
+
+def test_a_forked_process_opens_its_own_connections(monkeypatch):
+    """Sockets inherited across a fork (a worker's pool) belong to the parent: never reused."""
+    session = ml_client._session()
+    assert ml_client._session() is session
+    monkeypatch.setattr(ml_client.os, "getpid", lambda: -1)
+    assert ml_client._session() is not session
