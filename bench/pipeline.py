@@ -93,6 +93,9 @@ def _server_seconds(server, media_id: str) -> list[float]:
 def _setup_django(media_root: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
     os.environ["MEDIA_ROOT"] = media_root
+    # As in production, for this process and the worker it starts: debug mode records every
+    # query, which is not what a deployment pays.
+    os.environ["DJANGO_DEBUG"] = "0"
     sys.path.insert(0, str(BASE_DIR))
     import django
 
