@@ -68,6 +68,24 @@ class CamelCaseSerializer(CamelCaseFieldsMixin, serializers.Serializer):
     """Input and output shapes that are not a model."""
 
 
+def _field_copy(field: serializers.Field) -> serializers.Field:
+    """A field as new for binding to another serializer.
+
+    DRF deep-copies a field by building it again from its arguments, which cost most of a short
+    answer's serializer. A plain field keeps nothing from its use but its binding (`bind` sets its
+    name, parent and source path anew); what a shallow copy shares with the others, its
+    validators, error messages and choices, is only ever read. Fields with bound children
+    (serializers, list and dict fields, many-related fields) are built again as DRF would.
+    """
+    if (
+        isinstance(field, serializers.BaseSerializer)
+        or hasattr(field, "child")
+        or hasattr(field, "child_relation")
+    ):
+        return copy.deepcopy(field)
+    return copy.copy(field)
+
+
 class _ModelFieldsOncePerClass(serializers.ModelSerializer):
     """`ModelSerializer.get_fields`, worked out once per class and copied for each instance.
 
@@ -82,7 +100,7 @@ class _ModelFieldsOncePerClass(serializers.ModelSerializer):
         if fields is None:
             fields = super().get_fields()
             type(self)._model_fields_of_class = fields
-        return copy.deepcopy(fields)
+        return {name: _field_copy(field) for name, field in fields.items()}
 
 
 class CamelCaseModelSerializer(CamelCaseFieldsMixin, _ModelFieldsOncePerClass):

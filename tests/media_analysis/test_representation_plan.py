@@ -234,3 +234,24 @@ def test_an_id_route_is_reversed_once_and_filled_in():
     finally:
         set_script_prefix("/")
     assert prefixed == f"/behind/a/proxy{expected}"
+
+
+def test_each_serializer_gets_fields_of_its_own_bound_to_itself(rf):
+    """Fields are kept per class and copied for each serializer: never shared between two, so
+    that one request's serializer (its context, its request) never answers for another's."""
+    first, second = (
+        MediaDetailSerializer(context={"request": rf.get("/", HTTP_HOST=host)})
+        for host in ("first.example", "second.example")
+    )
+
+    for name, field in first.fields.items():
+        other = second.fields[name]
+        assert field is not other, name
+        assert (field.parent, other.parent) == (first, second), name
+        assert field.context["request"] is not other.context["request"], name
+    first_runs, second_runs = first.fields["runs"], second.fields["runs"]
+    assert first_runs.child is not second_runs.child
+    assert first_runs.child.root is first and second_runs.child.root is second
+    run_fields = first_runs.child.fields
+    assert all(field.root is first for field in run_fields.values())
+    assert run_fields["analyses"].child.root is first
