@@ -12,7 +12,9 @@ starts the fake inference server in a process of its own and a `celery worker` s
     - orchestration overhead: one run at a time, from the run row's creation to its
       `finished_at` (run_start, chord, three tasks, finalize), both stamped on this machine's
       clock; with the median split into start-to-first-model, models, and last-model-to-final;
-    - throughput: all runs started at once, runs per second until the last one is final.
+    - throughput: all runs started at once, runs per second until the last one is final, and
+      where the CPU went meanwhile (the worker's processes, this process starting the runs, the
+      fake server), per run.
 (b) one second per model: run wall time divided by the slowest model's time, as the fake
     server measured it for that run (from receiving the `/analyze` request to sending the answer).
 
@@ -242,6 +244,24 @@ def _stop_worker(worker: subprocess.Popen) -> None:
     print(f"worker stopped {time.monotonic() - started:.1f} s after SIGTERM")
 
 
+def _cpu_seconds(pid: int, *, with_descendants: bool = False) -> float:
+    """User and system CPU a process (and, if asked, each of its descendants) has used so far."""
+    total, pending = 0.0, [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            # The fields after the command name, which may itself hold spaces or parentheses.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            if with_descendants:
+                for task in Path(f"/proc/{current}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _wall_ms(run) -> float:
     return (run.finished_at - run.created_at).total_seconds() * 1000
 
@@ -324,9 +344,19 @@ def main() -> int:
             stages.append(_stages_ms(run))
 
         media_items = [_new_media(owner) for _ in range(options.runs)]
+        roles = {
+            "worker": lambda: _cpu_seconds(worker.pid, with_descendants=True),
+            "this process (run_start)": lambda: _cpu_seconds(os.getpid()),
+            "fake server": lambda: _cpu_seconds(server.pid),
+        }
+        cpu_before = {role: measure() for role, measure in roles.items()}
         started = time.monotonic()
         runs = waiter.wait([start(FAST_MODELS, media) for media in media_items])
         elapsed = time.monotonic() - started
+        cpu_ms_per_run = {
+            role: (measure() - cpu_before[role]) * 1000 / options.runs
+            for role, measure in roles.items()
+        }
         assert all(run.status == RunStatus.ANALYZED for run in runs)
 
         ratios, slowest, slow_overheads = [], [], []
@@ -366,6 +396,11 @@ def main() -> int:
             f"[target: >= {THROUGHPUT_TARGET:.0f} runs/s: "
             f"{_verdict(met=throughput >= THROUGHPUT_TARGET)}; "
             f"baseline, one at a time: {len(walls) / (sum(walls) / 1000):.1f} runs/s]"
+        )
+        print(
+            "    CPU per run meanwhile: "
+            + ", ".join(f"{role} {ms:.1f} ms" for role, ms in cpu_ms_per_run.items())
+            + f" (this machine has {os.cpu_count()} cores)"
         )
         median_ratio = statistics.median(ratios)
         print(f"(b) {SLOW_MODEL_SECONDS:g} s per model ({options.slow_runs} runs one at a time)")
