@@ -51,7 +51,7 @@ import websockets
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.support import ScratchDatabase, free_port, percentile  # noqa: E402
+from bench.support import ScratchDatabase, free_port, percentile, process_tree  # noqa: E402
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
 
 PASSWORD = "load-bench-passphrase"  # noqa: S105 - throwaway accounts in a scratch database
@@ -67,19 +67,15 @@ FAILED_RUN_STATUSES = frozenset({"PARTIALLY_ANALYZED", "FAILED"})
 
 def _tree_rss_kib(pid: int) -> list[tuple[str, int]]:
     """(name, resident KiB) of a process and of each of its descendants."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
+    found = []
+    for current in process_tree(pid):
         try:
             status = Path(f"/proc/{current}/status").read_text().splitlines()
-            fields = dict(line.split(":", 1) for line in status if ":" in line)
-            # Kernel threads and zombies have no VmRSS.
-            found.append((fields["Name"].strip(), int(fields.get("VmRSS", "0 kB").split()[0])))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending += [int(child) for child in children]
         except (FileNotFoundError, ProcessLookupError):
             continue
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+        # Kernel threads and zombies have no VmRSS.
+        found.append((fields["Name"].strip(), int(fields.get("VmRSS", "0 kB").split()[0])))
     return found
 
 

@@ -46,6 +46,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.support import process_tree
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 OVERHEAD_TARGET_MS = 50.0
 THROUGHPUT_TARGET = 20.0
@@ -246,19 +248,14 @@ def _stop_worker(worker: subprocess.Popen) -> None:
 
 def _cpu_seconds(pid: int, *, with_descendants: bool = False) -> float:
     """User and system CPU a process (and, if asked, each of its descendants) has used so far."""
-    total, pending = 0.0, [pid]
-    ticks = os.sysconf("SC_CLK_TCK")
-    while pending:
-        current = pending.pop()
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for current in process_tree(pid) if with_descendants else [pid]:
         try:
             # The fields after the command name, which may itself hold spaces or parentheses.
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            if with_descendants:
-                for task in Path(f"/proc/{current}/task").iterdir():
-                    pending += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 

@@ -1,9 +1,11 @@
-"""What the benchmark scripts share: a free port, percentiles and a scratch PostgreSQL database."""
+"""What the benchmark scripts share: a free port, percentiles, a process tree and a scratch
+PostgreSQL database."""
 
 from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -21,6 +23,24 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and each of its descendants that is still running, parents first (from /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            children = [
+                int(child)
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for child in (task / "children").read_text().split()
+            ]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found.append(current)
+        pending += children
+    return found
 
 
 class ScratchDatabase:
