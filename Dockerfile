@@ -10,6 +10,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY drishtiksha ./drishtiksha
 COPY accounts ./accounts
+COPY audit ./audit
 COPY media_analysis ./media_analysis
 COPY monitoring ./monitoring
 COPY mlserver ./mlserver

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "accounts",
     "media_analysis",
     "monitoring",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -24,12 +24,16 @@ __all__ = [
     "Evaluation",
     "EvaluationItem",
     "EvaluationStatus",
+    "LinkImport",
+    "LinkImportStatus",
     "Media",
     "ModelReliability",
+    "ShareLink",
 ]
 
 DESCRIPTION_MAX_LENGTH = 500
 MODEL_NAME_MAX_LENGTH = 100
+SOURCE_URL_MAX_LENGTH = 2048
 
 
 class Media(models.Model):
@@ -75,6 +79,11 @@ class Media(models.Model):
     )
     derivation = models.CharField(
         max_length=120, blank=True, help_text="How the copy was made, in plain words."
+    )
+    source_url = models.URLField(
+        max_length=SOURCE_URL_MAX_LENGTH,
+        blank=True,
+        help_text="For media fetched from a link: the address it was submitted as.",
     )
     # Null from the upload until a worker has probed the stored file and made its poster (see
     # `services.prepare`): the upload is answered after the cheap checks, the heavy ones follow.
@@ -200,3 +209,65 @@ class DeepfakeAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} ({self.status})"
+
+
+class ShareLink(models.Model):
+    """Read-only access to one run's report and PDF for whoever holds the link.
+
+    Only a hash of the token is stored: the link is shown once, when it is made, like a password.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="share_links")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True, help_text="Who the link is for.")
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or f"Share link of {self.run}"
+
+
+class LinkImportStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    DOWNLOADING = "DOWNLOADING", "Downloading"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+class LinkImport(models.Model):
+    """A link submitted for analysis: fetched by a worker, then ingested like an upload."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_imports"
+    )
+    url = models.URLField(max_length=SOURCE_URL_MAX_LENGTH)
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    requested_models = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=12, choices=LinkImportStatus.choices, default=LinkImportStatus.QUEUED
+    )
+    bytes_received = models.BigIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    media = models.ForeignKey(
+        Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="link_import_owner_idx")]
+
+    def __str__(self) -> str:
+        return self.url

@@ -1,0 +1,81 @@
+"""Writing the audit trail: callers name the action, the request (if any) names the actor."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from accounts.models import User
+from audit.models import TARGET_LABEL_MAX_LENGTH, AuditAction, AuditEvent, AuditVia
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is acting and how: read once from the request, handed to the services that write."""
+
+    actor: User | None = None
+    via: AuditVia = AuditVia.SYSTEM
+    credential_label: str = ""
+    ip_address: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SYSTEM = AuditContext()
+
+
+def audit_context_from_request(request: Any) -> AuditContext:
+    """The actor of a page or API request.
+
+    An API key authenticates with `request.auth` set to the key, which says so with
+    `is_api_key` and names itself with `str()`; any other API authentication is a token.
+    """
+    user = getattr(request, "user", None)
+    actor = user if user is not None and user.is_authenticated else None
+    auth = getattr(request, "auth", None)
+    if getattr(auth, "is_api_key", False):
+        via, credential = AuditVia.API_KEY, str(auth)
+    elif request.path.startswith("/api/"):
+        via, credential = AuditVia.API, ""
+    else:
+        via, credential = AuditVia.WEB, ""
+    return AuditContext(
+        actor=actor,
+        via=via,
+        credential_label=credential[:TARGET_LABEL_MAX_LENGTH],
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    owner_id: uuid.UUID | str,
+    context: AuditContext = SYSTEM,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One row of the trail of user `owner_id`; `target` fills type, id and label not given."""
+    if target is not None:
+        target_type = target_type or target._meta.model_name
+        target_id = target_id or str(target.pk)
+        target_label = target_label or str(target)
+    actor = context.actor
+    return AuditEvent.objects.create(
+        owner_id=owner_id,
+        actor=actor,
+        actor_label=(actor.email if actor is not None else "")[:TARGET_LABEL_MAX_LENGTH],
+        action=action,
+        via=context.via,
+        credential_label=context.credential_label,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label[:TARGET_LABEL_MAX_LENGTH],
+        details={**context.extra, **(details or {})},
+        ip_address=context.ip_address,
+    )
