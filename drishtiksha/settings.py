@@ -222,6 +222,10 @@ DB_POOL_TIMEOUT_SECONDS = env_float("DB_POOL_TIMEOUT_SECONDS", DB_CONNECT_TIMEOU
 DB_HEALTH_TIMEOUT_SECONDS = env_float("DB_HEALTH_TIMEOUT_SECONDS", 2.0)
 
 
+# Django's backend, but timestamps read by psycopg's compiled loader (see the module).
+POSTGRESQL_ENGINE = "drishtiksha.postgresql"
+
+
 def _database_config() -> dict:
     url = env_str("DATABASE_URL")
     if url:
@@ -230,8 +234,10 @@ def _database_config() -> dict:
         # PostgreSQL's connection limit with 60). A process-wide pool reuses them instead.
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
         config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            config["ENGINE"] = POSTGRESQL_ENGINE
         pooled = DB_POOL_MAX_SIZE > 0 and not config["CONN_MAX_AGE"]
-        if config["ENGINE"] == "django.db.backends.postgresql" and pooled:
+        if config["ENGINE"] == POSTGRESQL_ENGINE and pooled:
             # Opening a connection was about a tenth of a list request's time (bench/list.py).
             # Checked out on a request's first query, returned when it ends; checked before use.
             config.setdefault("OPTIONS", {})["pool"] = {
@@ -240,7 +246,7 @@ def _database_config() -> dict:
                 "timeout": DB_POOL_TIMEOUT_SECONDS,
                 "max_idle": 300,
             }
-        if config["ENGINE"] == "django.db.backends.postgresql":
+        if config["ENGINE"] == POSTGRESQL_ENGINE:
             # A server that accepts the connection but never answers (a failover in progress, a
             # stuck proxy) must fail the caller, not hang it: a worker stuck there keeps renewing
             # its analysis lease. Keepalives notice a peer that vanished under an idle connection.

@@ -17,6 +17,7 @@ import pytest
 import requests
 import yaml
 from django.conf import settings
+from django.db import connection
 
 from drishtiksha.runner import BASE_DIR
 from tests.fixtures.servers import stop_process_group
@@ -56,7 +57,7 @@ def _server_dsn(dbname: str) -> str:
 @pytest.fixture
 def scratch_database():
     """A throwaway PostgreSQL database, outside the test database, for the entrypoint to migrate."""
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.fail("the entrypoint test needs PostgreSQL (make test provides it)")
     name = f"entrypoint_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_server_dsn("postgres"), autocommit=True) as conn:
