@@ -11,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY drishtiksha ./drishtiksha
 COPY accounts ./accounts
 COPY audit ./audit
+COPY integrations ./integrations
 COPY media_analysis ./media_analysis
 COPY monitoring ./monitoring
 COPY mlserver ./mlserver

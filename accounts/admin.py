@@ -14,8 +14,10 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Role, User
+from accounts.api_keys import api_key_revoke
+from accounts.models import ApiKey, Role, User
 from accounts.services import user_set_active, user_set_role, user_update_profile
+from audit.services import audit_context_from_request
 from drishtiksha.errors import DomainError
 
 
@@ -136,3 +138,34 @@ class UserAdmin(admin.ModelAdmin):
             lambda user: user_set_role(actor=request.user, user=user, role=Role.USER),
             done="demoted to user",
         )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are made by their owners (the secret is shown to them once); staff can only look and
+    revoke. Neither the secret nor its hash is ever shown or editable here."""
+
+    list_display = ("name", "owner", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "prefix", "owner__email")
+    list_select_related = ("owner",)
+    ordering = ("-created_at",)
+    fields = ("id", "name", "owner", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        # Revoked keys stay listed (and in the audit trail) rather than vanish.
+        return False
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        context = audit_context_from_request(request)
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(key=key, audit=context)
+            revoked += 1
+        self.message_user(request, f"{revoked} API key(s) revoked.", messages.SUCCESS)

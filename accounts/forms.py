@@ -11,7 +11,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 from accounts import services
-from accounts.models import User
+from accounts.models import API_KEY_NAME_MAX_LENGTH, User
 from drishtiksha.errors import AuthenticationFailed, TooManyRequests
 from drishtiksha.http import client_ip
 
@@ -88,6 +88,15 @@ class PasswordChangeForm(RepeatedPasswordForm):
     current_password = _password_field("Current password", autocomplete="current-password")
     new_password = _new_password_field("New password")
     new_password_again = _password_field("New password (again)", autocomplete="new-password")
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=API_KEY_NAME_MAX_LENGTH,
+        help_text="Say where the key is used, e.g. \u201cNewsroom CMS\u201d.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
 
 class PasswordResetRequestForm(forms.Form):

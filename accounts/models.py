@@ -88,3 +88,53 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = User.objects.normalize_email(self.email)
+
+
+API_KEY_MARKER = "dk_"
+API_KEY_PREFIX_LENGTH = 8
+API_KEY_NAME_MAX_LENGTH = 100
+
+
+class ApiKey(models.Model):
+    """A long-lived credential for integrations, acting as its owner with the owner's scoping.
+
+    The secret is shown once and never stored: only its SHA-256 is kept. A secret of
+    `secrets.token_urlsafe(32)` carries 256 random bits, so unlike a password it cannot be guessed
+    from a dictionary and a slow, salted hash would add cost to every request and no safety.
+    """
+
+    # Read by `audit.services.audit_context_from_request` to label requests made with a key.
+    is_api_key = True
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=API_KEY_NAME_MAX_LENGTH)
+    prefix = models.CharField(
+        max_length=16, unique=True, help_text="The start of the key, to recognise it in lists."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # When the last API_KEY_USED audit row was written; throttles those rows per key.
+    use_audited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("name"),
+                condition=models.Q(revoked_at__isnull=True),
+                name="accounts_apikey_active_name_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="accounts_apikey_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -8,7 +8,7 @@ from django.contrib.auth import login as session_login
 from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -16,7 +16,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
+from accounts.api_keys import (
+    api_key_create,
+    api_key_get_for_user,
+    api_key_revoke,
+    api_keys_for_user,
+)
 from accounts.forms import (
+    ApiKeyCreateForm,
     LoginForm,
     PasswordChangeForm,
     PasswordResetRequestForm,
@@ -24,10 +31,11 @@ from accounts.forms import (
     SetPasswordForm,
     SignupForm,
 )
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.selectors import user_for_password_reset
 from accounts.throttling import PasswordResetRateThrottle, SignupRateThrottle
 from accounts.tokens import access_token_for
+from audit.services import audit_context_from_request
 from drishtiksha.api.authentication import clear_auth_cookie, set_auth_cookie
 from drishtiksha.api.throttling import ClientAddressRateThrottle
 from drishtiksha.errors import DomainError, TooManyRequests
@@ -136,6 +144,8 @@ def _render_profile(
     *,
     profile_form: ProfileForm | None = None,
     password_form: PasswordChangeForm | None = None,
+    api_key_form: ApiKeyCreateForm | None = None,
+    new_api_key: tuple[ApiKey, str] | None = None,
 ) -> HttpResponse:
     user = request.user
     return render(
@@ -145,6 +155,10 @@ def _render_profile(
             "profile_form": profile_form
             or ProfileForm(initial={"first_name": user.first_name, "last_name": user.last_name}),
             "password_form": password_form or PasswordChangeForm(),
+            "api_key_form": api_key_form or ApiKeyCreateForm(),
+            "api_keys": api_keys_for_user(user=user),
+            "new_api_key": new_api_key[0] if new_api_key else None,
+            "new_api_key_secret": new_api_key[1] if new_api_key else "",
         },
     )
 
@@ -192,6 +206,45 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
             set_auth_cookie(response, access_token=access_token_for(user=request.user))
             return response
     return _render_profile(request, password_form=form)
+
+
+@never_cache
+@login_required
+@require_POST
+def api_key_create_view(request: HttpRequest) -> HttpResponse:
+    """The new key's secret is shown in this answer only: rendered, not redirected, so that it
+    never passes through the session or a message store."""
+    form = ApiKeyCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            created = api_key_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                audit=audit_context_from_request(request),
+            )
+        except DomainError as error:
+            form_add_domain_error(form, error)
+        else:
+            # `never_cache` keeps the page with the secret out of every cache.
+            return _render_profile(request, new_api_key=created)
+    return _render_profile(request, api_key_form=form)
+
+
+@never_cache
+@login_required
+@require_POST
+def api_key_revoke_view(request: HttpRequest, key_id: object) -> HttpResponse:
+    """Revokes only a POST that says `confirmed=yes`: the page's dialog adds it, and without
+    scripts the first POST lands on a confirmation page instead."""
+    try:
+        key = api_key_get_for_user(user=request.user, key_id=key_id)
+    except DomainError as error:
+        raise Http404(error.message) from error
+    if request.POST.get("confirmed") != "yes":
+        return render(request, "accounts/api_key_revoke_confirm.html", {"key": key})
+    api_key_revoke(key=key, audit=audit_context_from_request(request))
+    messages.success(request, f"API key \u201c{key.name}\u201d has been revoked.")
+    return redirect(f"{resolve_url('accounts:profile')}#api-keys-heading")
 
 
 @require_http_methods(["GET", "POST"])

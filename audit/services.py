@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import User
 from audit.models import TARGET_LABEL_MAX_LENGTH, AuditAction, AuditEvent, AuditVia
@@ -79,3 +82,23 @@ def audit_record(
         details={**context.extra, **(details or {})},
         ip_address=context.ip_address,
     )
+
+
+def audit_events_purge(*, now: datetime | None = None) -> int:
+    """Delete the rows older than AUDIT_RETENTION_DAYS (none when it is 0); how many went.
+
+    In batches of AUDIT_PURGE_BATCH_SIZE, so that a first purge of a long trail never holds one
+    huge delete's locks while uploads write new rows.
+    """
+    days = settings.AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = AuditEvent.objects.filter(created_at__lt=cutoff)
+    purged = 0
+    while True:
+        batch = list(old.values_list("pk", flat=True)[: settings.AUDIT_PURGE_BATCH_SIZE])
+        if not batch:
+            return purged
+        deleted, _ = AuditEvent.objects.filter(pk__in=batch).delete()
+        purged += deleted

@@ -39,9 +39,28 @@ _MIB = 1024 * 1024
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
-def request_body_limit() -> int:
+# The batch upload route carries several files in one body, so it has a limit of its own.
+BATCH_UPLOAD_PATH = "/api/v1/media/batch"
+
+
+def request_body_limit(path: str = "") -> int:
     """Largest request body accepted, in bytes. Read per request: settings may change in tests."""
+    if path == BATCH_UPLOAD_PATH:
+        return batch_body_limit()
     return settings.MAX_UPLOAD_SIZE + settings.REQUEST_BODY_OVERHEAD_BYTES
+
+
+def batch_body_limit() -> int:
+    """Largest batch upload body: UPLOAD_BATCH_MAX_BYTES, and never less than one full upload."""
+    largest = max(settings.UPLOAD_BATCH_MAX_BYTES, settings.MAX_UPLOAD_SIZE)
+    return largest + settings.REQUEST_BODY_OVERHEAD_BYTES
+
+
+def batch_too_large_message() -> str:
+    return (
+        "The request is too large: a batch upload may be at most "
+        f"{settings.UPLOAD_BATCH_MAX_BYTES / _MIB:g} MiB in all."
+    )
 
 
 class RequestBodyLimit:
@@ -54,7 +73,7 @@ class RequestBodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = request_body_limit()
+        limit = request_body_limit(scope.get("path", ""))
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await _refuse(scope, send, received=0, declared=declared)
@@ -120,13 +139,13 @@ def _too_large_message() -> str:
 async def _refuse(scope: Scope, send: Send, *, received: int, declared: int | None) -> None:
     request_id = _request_id(scope)
     path = scope.get("path", "")
-    message = _too_large_message()
+    message = batch_too_large_message() if path == BATCH_UPLOAD_PATH else _too_large_message()
     logger.warning(
         "Refused %s %s (request id %s): body over the %d-byte limit (declared %s, received %d)",
         scope.get("method", ""),
         path,
         request_id,
-        request_body_limit(),
+        request_body_limit(path),
         declared if declared is not None else "no length",
         received,
     )

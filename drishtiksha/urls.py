@@ -24,6 +24,8 @@ urlpatterns = [
     path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),
     path("api/v1/auth/", include("accounts.api.urls")),
     path("api/v1/", include("media_analysis.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
+    path("api/v1/", include("audit.api.urls")),
     path("api/v1/monitoring/", include("monitoring.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # GET only: its HTML renderer has no template for DRF's OPTIONS answer (that was a 500).
@@ -40,6 +42,8 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("monitoring/", include("monitoring.urls")),
+    path("integrations/", include("integrations.urls")),
+    path("", include("audit.urls")),
     path("", media_views.dashboard_view, name="home"),
     path("", include("media_analysis.urls")),
 ]

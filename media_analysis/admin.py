@@ -18,6 +18,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.services import audit_context_from_request
 from drishtiksha.admin_site import EMPTY, ReadOnlyAdmin, pretty_json
 from drishtiksha.errors import DomainError
 from media_analysis.choices import RunStatus, Verdict
@@ -33,6 +34,7 @@ from media_analysis.models import (
     DeepfakeAnalysis,
     Evaluation,
     EvaluationStatus,
+    LinkImport,
     Media,
 )
 from media_analysis.services.media import media_delete, media_update
@@ -173,18 +175,20 @@ class MediaAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed - dependent, protected
 
     def delete_model(self, request: HttpRequest, obj: Media) -> None:
-        media_delete(media=obj)
+        media_delete(media=obj, audit=audit_context_from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
+        audit = audit_context_from_request(request)
         for media in queryset:
-            media_delete(media=media)
+            media_delete(media=media, audit=audit)
 
     @admin.action(description="Re-run analysis of selected media")
     def rerun(self, request: HttpRequest, queryset: QuerySet[Media]) -> None:
         started = 0
+        audit = audit_context_from_request(request)
         for media in queryset:
             try:
-                run = run_start(media=media)
+                run = run_start(media=media, audit=audit)
             except DomainError as exc:
                 self.message_user(
                     request, f"{media.original_filename}: {exc.message}", messages.ERROR
@@ -332,6 +336,28 @@ class DeepfakeAnalysisAdmin(ReadOnlyAdmin):
     @admin.display(description="Result payload")
     def result_payload_display(self, analysis: DeepfakeAnalysis) -> str:
         return pretty_json(analysis.result_payload)
+
+
+@admin.register(LinkImport)
+class LinkImportAdmin(ReadOnlyAdmin):
+    list_display = ("url", "owner", "status", "bytes_received", "created_at")
+    list_filter = ("status",)
+    search_fields = ("url", "owner__email")
+    list_select_related = ("owner",)
+    date_hierarchy = "created_at"
+    fields = (
+        "id",
+        "url",
+        "owner",
+        "status",
+        "bytes_received",
+        "error_message",
+        "media",
+        "description",
+        "requested_models",
+        "created_at",
+        "updated_at",
+    )
 
 
 class EvaluationUploadForm(forms.ModelForm):

@@ -68,6 +68,19 @@ def media_kind(analysis: DeepfakeAnalysis) -> str:
     return analysis.media_type or analysis.run.media.media_type
 
 
+def media_duration(media: object) -> float | None:
+    """The probed length of the media in seconds (`metadata.format.duration`), or None.
+
+    Charts place frame scores in time with it: a score's position in the media (0-100 %, see
+    `timeline_points`) times the duration is its time, whatever the model numbered (frames or
+    windows). Without it the charts fall back to positions or indices and say so.
+    """
+    metadata = getattr(media, "metadata", None)
+    fmt = metadata.get("format") if isinstance(metadata, dict) else None
+    seconds = as_number(fmt.get("duration")) if isinstance(fmt, dict) else None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
 def _scores(analysis: DeepfakeAnalysis) -> list[tuple[float, float]]:
     return [
         (index, _clamp_score(score))
@@ -121,7 +134,12 @@ def run_chart_data(*, run: AnalysisRun) -> dict[str, Any]:
                     "failed": analysis.status == AnalysisStatus.FAILED,
                 }
             )
-    return {"timeline": timeline, "confidence": confidence, "processingTime": processing}
+    return {
+        "timeline": timeline,
+        "confidence": confidence,
+        "processingTime": processing,
+        "duration": media_duration(run.media),
+    }
 
 
 # --- Model report page ----------------------------------------------------------------------------
@@ -169,14 +187,26 @@ def _video_data(analysis: DeepfakeAnalysis) -> dict[str, Any] | None:
     values = [score for _, score in scores]
     means = rolling_mean(values)
     indexed_means = [(index, mean) for (index, _), mean in zip(scores, means, strict=True)]
+    duration = media_duration(analysis.run.media)
+    seconds_at: dict[float, float] = {}
+    if duration is not None:
+        positions = timeline_points(scores, frame_count=_payload(analysis).get("frame_count"))
+        seconds_at = {
+            index: duration * position / 100
+            for (index, _), (position, _) in zip(scores, positions, strict=True)
+        }
+
+    def point(index: float, score: float) -> dict[str, float]:
+        # `x` is the model's frame or window index; `t` (with a known duration) its time in s.
+        entry = {"x": _rounded(index), "y": _rounded(score * 100)}
+        if index in seconds_at:
+            entry["t"] = _rounded(seconds_at[index])
+        return entry
+
     return {
-        "frames": [
-            {"x": _rounded(x), "y": _rounded(y * 100)} for x, y in downsample(scores, limit=limit)
-        ],
-        "rollingMean": [
-            {"x": _rounded(x), "y": _rounded(y * 100)}
-            for x, y in _evenly(indexed_means, limit=limit)
-        ],
+        "duration": duration,
+        "frames": [point(x, y) for x, y in downsample(scores, limit=limit)],
+        "rollingMean": [point(x, y) for x, y in _evenly(indexed_means, limit=limit)],
         "heatStrip": [_rounded(value) for value in bucket_means(values, limit=limit)],
         "histogram": histogram(values),
         "count": len(values),
@@ -247,7 +277,7 @@ def _spectrogram(payload: dict[str, Any]) -> dict[str, Any] | None:
     data = visualization.get("spectrogram_data")
     matrix = reduce_matrix(data, limit=settings.PAGE_HEATMAP_MAX_CELLS)
     if matrix is not None:
-        return {"kind": "matrix", **matrix}
+        return {"kind": "matrix", **matrix, **_spectrogram_axes(payload)}
     if isinstance(data, list):
         # One model sends a flat list of per-chunk scores instead of a dB matrix.
         values = [number for item in data if (number := as_number(item)) is not None]
@@ -258,6 +288,32 @@ def _spectrogram(payload: dict[str, Any]) -> dict[str, Any] | None:
                 "values": [_rounded(v) for v in bucket_means(values, limit=limit)],
             }
     return None
+
+
+def _first_number(*values: object) -> float | None:
+    for value in values:
+        number = as_number(value)
+        if number is not None and number > 0:
+            return number
+    return None
+
+
+def _spectrogram_axes(payload: dict[str, Any]) -> dict[str, float | None]:
+    """The time (s) and frequency (Hz) spans of a spectrogram matrix, when the payload says.
+
+    Rows run from 0 Hz to the Nyquist frequency of the rate the audio was analysed at (the
+    reference server's `metrics.nyquist_hz`, else half of a sample rate); columns span the
+    analysed seconds (else the whole duration). Missing spans leave the axes in rows and columns.
+    """
+    metrics = payload.get("metrics") if isinstance(payload.get("metrics"), dict) else {}
+    properties = payload.get("properties") if isinstance(payload.get("properties"), dict) else {}
+    rate = _first_number(metrics.get("analysis_sample_rate"), properties.get("sample_rate"))
+    max_hz = _first_number(metrics.get("nyquist_hz"), rate / 2 if rate else None)
+    seconds = _first_number(metrics.get("analysed_seconds"), properties.get("duration_seconds"))
+    return {
+        "maxHz": _rounded(max_hz) if max_hz else None,
+        "seconds": _rounded(seconds) if seconds else None,
+    }
 
 
 def audio_figures(payload: dict[str, Any]) -> list[dict[str, Any]]:

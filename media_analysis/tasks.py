@@ -16,6 +16,7 @@ from django.conf import settings
 from drishtiksha.errors import NotFound
 from media_analysis.models import Media
 from media_analysis.robustness import robustness_copy_make
+from media_analysis.services.links import link_import_fetch
 from media_analysis.services.runs import (
     AnalysisOutcome,
     InferenceUnavailable,
@@ -172,3 +173,15 @@ def make_robustness_copy(*, media_id: str) -> str | None:
         logger.info("media %s was deleted before its robustness copy was made", media_id)
         return None
     return str(robustness_copy_make(media=media).pk)
+
+
+@shared_task(
+    name="media_analysis.link_fetch",
+    soft_time_limit=settings.LINK_FETCH_TASK_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.LINK_FETCH_TASK_TIME_LIMIT_SECONDS,
+)
+def link_fetch(*, link_import_id: str) -> str | None:
+    """Download a submitted link and ingest it as an upload. Cost: one download of at most
+    MAX_UPLOAD_SIZE bytes, then the upload's checks (a read of the file and its hash)."""
+    link_import = link_import_fetch(link_import_id=link_import_id)
+    return link_import.status if link_import is not None else None

@@ -20,11 +20,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import audit_context_from_request
 from drishtiksha.db import connection_give_back
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
 from drishtiksha.forms import form_add_domain_error
 from drishtiksha.paging import IdsFirstPaginator
 from media_analysis import chart_data, discovery, ml_client
+from media_analysis.batch import too_many_files_error
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
 from media_analysis.discovery import InferenceModel
@@ -151,6 +153,8 @@ def _upload_rules() -> dict[str, Any]:
         "maxUploadSize": settings.MAX_UPLOAD_SIZE,
         "formats": accepted_formats_summary(),
         "mimetypes": {ext: fmt.mimetype for ext, fmt in FORMATS_BY_EXTENSION.items()},
+        "maxBatchFiles": settings.UPLOAD_BATCH_MAX_FILES,
+        "batchConcurrency": settings.UPLOAD_BATCH_CONCURRENCY,
     }
 
 
@@ -161,8 +165,10 @@ def _render_upload(
     models: list[InferenceModel] | None,
     status: int = 200,
     errors: list[str] | None = None,
+    batch_results: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
-    """The upload page; `errors` are problems found before the form could even be read."""
+    """The upload page; `errors` are problems found before the form could even be read.
+    `batch_results` are the outcomes of several files posted at once without scripts."""
     return render(
         request,
         "media_analysis/upload.html",
@@ -187,6 +193,9 @@ def _render_upload(
             # The script swaps the placeholder for the new media's id once the upload is stored.
             "media_url_template": _media_url(MEDIA_URL_PLACEHOLDER),
             "media_url_placeholder": str(MEDIA_URL_PLACEHOLDER),
+            "batch_results": batch_results,
+            "batch_uploaded": sum(result["ok"] for result in batch_results or []),
+            "max_batch_files": settings.UPLOAD_BATCH_MAX_FILES,
         },
         status=status,
     )
@@ -195,6 +204,9 @@ def _render_upload(
 @csrf_protect
 def _upload_post(request: HttpRequest, models: list[InferenceModel] | None) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES, models=models)
+    uploads = request.FILES.getlist("media")
+    if len(uploads) > 1 and form.is_valid():
+        return _upload_batch_post(request, form=form, uploads=uploads, models=models)
     if form.is_valid():
         upload = form.cleaned_data["media"]
         try:
@@ -205,6 +217,7 @@ def _upload_post(request: HttpRequest, models: list[InferenceModel] | None) -> H
                 description=form.cleaned_data["description"],
                 model_names=form.cleaned_data["models"] or None,
                 robustness_check=form.cleaned_data[ROBUSTNESS_FIELD],
+                audit=audit_context_from_request(request),
             )
         except DomainError as error:
             form_add_domain_error(form, error)
@@ -215,6 +228,39 @@ def _upload_post(request: HttpRequest, models: list[InferenceModel] | None) -> H
         messages.success(request, f"{result.media.original_filename} uploaded; analysis queued.")
         return redirect(_media_url(result.media.pk))
     return _render_upload(request, form=form, models=models, status=400)
+
+
+def _upload_batch_post(
+    request: HttpRequest, *, form: UploadForm, uploads: list, models: list[InferenceModel] | None
+) -> HttpResponse:
+    """Several files in one form post (the page without scripts): each is stored on its own and
+    every outcome is listed, so one refused file does not stop the others."""
+    if len(uploads) > settings.UPLOAD_BATCH_MAX_FILES:
+        error = too_many_files_error()
+        form.add_error("media", error.message)
+        return _render_upload(
+            request, form=form, models=models, status=error.status_code, errors=[error.message]
+        )
+    results = []
+    for upload in uploads:
+        try:
+            result = media_ingest(
+                owner=request.user,
+                upload=upload,
+                filename=upload.name or "",
+                description=form.cleaned_data["description"],
+                model_names=form.cleaned_data["models"] or None,
+                robustness_check=form.cleaned_data[ROBUSTNESS_FIELD],
+                audit=audit_context_from_request(request),
+            )
+        except DomainError as error:
+            results.append({"filename": upload.name, "ok": False, "message": error.message})
+        else:
+            media = result.media
+            url = _media_url(media.pk)
+            results.append({"filename": media.original_filename, "ok": True, "url": url})
+    status = 200 if any(result["ok"] for result in results) else 400
+    return _render_upload(request, form=form, models=models, status=status, batch_results=results)
 
 
 # The CSRF middleware would read the multipart body before this view runs, and an upload over
@@ -278,7 +324,11 @@ def media_analyze_view(request: HttpRequest, media_id: Any) -> HttpResponse:
         messages.error(request, "Choose models from the list offered.")
         return redirect(back)
     try:
-        run = run_start(media=media, model_names=form.cleaned_data["models"] or None)
+        run = run_start(
+            media=media,
+            model_names=form.cleaned_data["models"] or None,
+            audit=audit_context_from_request(request),
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:
@@ -319,7 +369,7 @@ def media_delete_view(request: HttpRequest, media_id: Any) -> HttpResponse:
     dashboard = reverse("home")
     if request.method == "POST" and request.POST.get("confirmed") == "yes":
         name = media.original_filename
-        media_delete(media=media)
+        media_delete(media=media, audit=audit_context_from_request(request))
         messages.success(request, f"{name} and its analyses were deleted.")
         target = safe_next(request, dashboard)
         # Going back to the page of what was just deleted would be a 404.
@@ -334,26 +384,31 @@ def media_delete_view(request: HttpRequest, media_id: Any) -> HttpResponse:
 # --- Run and model report pages -------------------------------------------------------------------
 
 
+def run_report_context(*, run: Any) -> dict[str, Any]:
+    """What the run report shows, to its owner and (read-only) through a share link."""
+    analyses = list(run.analyses.all())
+    return {
+        "run": run,
+        "media": run.media,
+        "analyses": analyses,
+        "completed": [a for a in analyses if a.status == AnalysisStatus.COMPLETED],
+        "abstained": [a for a in analyses if a.status == AnalysisStatus.ABSTAINED],
+        "failed": [a for a in analyses if a.status == AnalysisStatus.FAILED],
+        "is_active": run.status in RunStatus.active(),
+        "explanation": verdict_explanation(run=run, analyses=analyses),
+        "charts": chart_data.run_chart_data(run=run),
+    }
+
+
 @login_required
 @require_GET
 def run_detail_view(request: HttpRequest, run_id: Any) -> HttpResponse:
     run = _or_404(run_get_for_user, user=request.user, run_id=run_id)
-    analyses = list(run.analyses.all())
-    return render(
-        request,
-        "media_analysis/run_detail.html",
-        {
-            "run": run,
-            "media": run.media,
-            "analyses": analyses,
-            "completed": [a for a in analyses if a.status == AnalysisStatus.COMPLETED],
-            "abstained": [a for a in analyses if a.status == AnalysisStatus.ABSTAINED],
-            "failed": [a for a in analyses if a.status == AnalysisStatus.FAILED],
-            "is_active": run.status in RunStatus.active(),
-            "explanation": verdict_explanation(run=run, analyses=analyses),
-            "charts": chart_data.run_chart_data(run=run),
-        },
-    )
+    # Imported here: the share pages reuse this module's report context.
+    from media_analysis.share_views import share_section_context
+
+    context = {**run_report_context(run=run), **share_section_context(run=run)}
+    return render(request, "media_analysis/run_detail.html", context)
 
 
 def _detector_description(analysis: DeepfakeAnalysis) -> str:

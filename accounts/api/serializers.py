@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import API_KEY_NAME_MAX_LENGTH, ApiKey, User
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
 
 NAME_MAX_LENGTH = User._meta.get_field("first_name").max_length
@@ -112,3 +112,28 @@ class WsTicketSerializer(CamelCaseSerializer):
     )
     expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid unused.")
     url = serializers.CharField(help_text="The websocket path with the ticket, for convenience.")
+
+
+class ApiKeySerializer(CamelCaseModelSerializer):
+    """A key as listed: never its secret or hash."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        read_only=True, help_text="The secret: shown in this answer only, never again."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(CamelCaseSerializer):
+    reject_unknown_fields = True
+
+    name = serializers.CharField(max_length=API_KEY_NAME_MAX_LENGTH)

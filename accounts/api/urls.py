@@ -15,6 +15,8 @@ urlpatterns = [
     path("profile/password", views.PasswordChangeView.as_view(), name="password-change"),
     path("password-reset", views.PasswordResetRequestView.as_view(), name="password-reset"),
     path("ws-ticket", views.WsTicketView.as_view(), name="ws-ticket"),
+    path("api-keys", views.ApiKeyCollectionView.as_view(), name="api-keys"),
+    path("api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path(
         "password-reset/confirm",
         views.PasswordResetConfirmView.as_view(),

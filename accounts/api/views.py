@@ -10,12 +10,16 @@ from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import AllowAny
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
     AuthResultSerializer,
     LoginSerializer,
     LogoutSerializer,
@@ -29,15 +33,24 @@ from accounts.api.serializers import (
     UserSerializer,
     WsTicketSerializer,
 )
+from accounts.api_keys import (
+    api_key_create,
+    api_key_get_for_user,
+    api_key_revoke,
+    api_keys_for_user,
+)
+from accounts.authentication import API_KEY_REFUSED_MESSAGE, NotApiKey
 from accounts.models import User
 from accounts.throttling import PasswordResetRateThrottle, SignupRateThrottle
 from accounts.tokens import TokenPair
 from accounts.ws_tickets import ws_ticket_issue
+from audit.services import audit_context_from_request
 from drishtiksha.api.authentication import (
     clear_auth_cookie,
     origin_is_own_or_trusted,
     set_auth_cookie,
 )
+from drishtiksha.api.pagination import EnvelopePagination
 from drishtiksha.api.responses import ApiResponse
 from drishtiksha.http import client_ip, public_base_url
 from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
@@ -193,7 +206,9 @@ class ProfileView(APIView):
 
 class PasswordChangeView(APIView):
     """Every refresh and access token issued before is revoked; the answer carries a new pair and
-    a browser session making the call stays logged in."""
+    a browser session making the call stays logged in. An API key cannot change the password."""
+
+    permission_classes = (IsAuthenticated, NotApiKey)
 
     @extend_schema(
         tags=[TAG],
@@ -202,6 +217,7 @@ class PasswordChangeView(APIView):
         responses={
             200: TokenPairSerializer,
             401: OpenApiResponse(description="Not logged in, or the current password is wrong."),
+            403: OpenApiResponse(description=API_KEY_REFUSED_MESSAGE),
         },
     )
     def put(self, request: Request) -> ApiResponse:
@@ -281,3 +297,65 @@ class WsTicketView(APIView):
         response = ApiResponse(data, message="WebSocket ticket issued", status=201)
         add_never_cache_headers(response)
         return response
+
+
+class ApiKeyCollectionView(GenericAPIView):
+    """The caller's API keys. Managing keys needs a password login (token or session): a key
+    cannot list, create or revoke keys, so a leaked one cannot entrench itself."""
+
+    permission_classes = (IsAuthenticated, NotApiKey)
+    pagination_class = EnvelopePagination
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Your API keys, newest first, revoked ones included (never the secret)",
+        responses={
+            200: ApiKeySerializer(many=True),
+            403: OpenApiResponse(description=API_KEY_REFUSED_MESSAGE),
+        },
+    )
+    def get(self, request: Request) -> ApiResponse:
+        page = self.paginate_queryset(api_keys_for_user(user=request.user))
+        response = self.get_paginated_response(ApiKeySerializer(page, many=True).data)
+        response.message = "API keys retrieved"
+        return response
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Create an API key; its secret is in `key`, in this answer only",
+        request=ApiKeyCreateSerializer,
+        responses={
+            201: ApiKeyCreatedSerializer,
+            403: OpenApiResponse(description=API_KEY_REFUSED_MESSAGE),
+            409: OpenApiResponse(
+                description="A key with this name exists, or the maximum of active keys is reached."
+            ),
+        },
+    )
+    def post(self, request: Request) -> ApiResponse:
+        serializer = ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, secret = api_key_create(
+            owner=request.user,
+            name=serializer.validated_data["name"],
+            audit=audit_context_from_request(request),
+        )
+        data = {**ApiKeySerializer(key).data, "key": secret}
+        response = ApiResponse(data, message="API key created; copy it now", status=201)
+        add_never_cache_headers(response)
+        return response
+
+
+class ApiKeyDetailView(APIView):
+    permission_classes = (IsAuthenticated, NotApiKey)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Revoke an API key: it stops working at once (the list still shows it)",
+        responses={204: None, 403: OpenApiResponse(description=API_KEY_REFUSED_MESSAGE)},
+    )
+    def delete(self, request: Request, key_id) -> ApiResponse:
+        key = api_key_get_for_user(user=request.user, key_id=key_id)
+        api_key_revoke(key=key, audit=audit_context_from_request(request))
+        return ApiResponse(status=204)

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from audit.services import audit_context_from_request
 from drishtiksha.api.pagination import PAGE_PARAM, PAGE_SIZE_PARAM, EnvelopePagination
 from drishtiksha.api.responses import ApiResponse
 from drishtiksha.db import connection_give_back
@@ -34,7 +35,7 @@ from media_analysis.api.serializers import (
 from media_analysis.choices import MediaType, RunStatus, Verdict
 from media_analysis.file_delivery import stored_file_response
 from media_analysis.formats import accepted_formats_summary
-from media_analysis.reports.pdf import run_report_filename, run_report_pdf
+from media_analysis.reports.pdf import run_report_content_disposition, run_report_pdf
 from media_analysis.reports.selectors import run_get_for_report
 from media_analysis.selectors import (
     media_filters_parse,
@@ -191,6 +192,7 @@ class MediaCollectionView(GenericAPIView):
             description=values.get("description", ""),
             model_names=values.get("models") or None,
             robustness_check=values.get("robustness_check", False),
+            audit=audit_context_from_request(request),
         )
         data = UploadedMediaSerializer(
             result.media, context={"duplicate_of": result.duplicate_of, "request": request}
@@ -220,7 +222,7 @@ class MediaDetailView(APIView):
     def delete(self, request: Request, media_id) -> ApiResponse:
         """Delete the media, its runs and analyses, and its stored files."""
         media = media_get_for_user(user=request.user, media_id=media_id)
-        media_delete(media=media)
+        media_delete(media=media, audit=audit_context_from_request(request))
         return ApiResponse({"id": str(media_id)}, message="Media deleted")
 
 
@@ -241,7 +243,11 @@ class MediaAnalyzeView(APIView):
         # The answer is read inside the transaction, before the commit releases the chord: it
         # shows the run as queued, never half-way through what a fast worker made of it.
         with transaction.atomic():
-            run_start(media=media, model_names=serializer.validated_data.get("models") or None)
+            run_start(
+                media=media,
+                model_names=serializer.validated_data.get("models") or None,
+                audit=audit_context_from_request(request),
+            )
             media = media_get_for_user(user=request.user, media_id=media_id)
             data = MediaSerializer(media, context={"request": request}).data
         return ApiResponse(data, message="Analysis queued", status=202)
@@ -304,6 +310,6 @@ class RunReportView(APIView):
         """A PDF report of one run, as an attachment (owner or staff)."""
         run = run_get_for_report(user=request.user, run_id=run_id)
         response = HttpResponse(run_report_pdf(run=run), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{run_report_filename(run=run)}"'
+        response["Content-Disposition"] = run_report_content_disposition(run=run)
         response["Cache-Control"] = "private, no-store"
         return response

@@ -25,6 +25,7 @@ import json
 import math
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
+    Image,
     KeepTogether,
     Paragraph,
     SimpleDocTemplate,
@@ -52,8 +54,8 @@ from reportlab.platypus import (
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.explanations import verdict_explanation
 from media_analysis.labels import field_label
-from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.reports import charts
+from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.reports import charts, figures
 from media_analysis.reports.fonts import report_fonts
 from media_analysis.robustness import robustness_summary
 from media_analysis.verdict import fake_probability as verdict_fake_probability
@@ -733,10 +735,26 @@ def _media_section(report: _Report) -> list[Flowable]:
     if media.description:
         rows.append(("Description", markup(media.description)))
 
-    flowables: list[Flowable] = [_paragraph("Media and stream metadata", "h1"), _key_values(rows)]
+    flowables: list[Flowable] = [_paragraph("Media and stream metadata", "h1")]
+    picture = _picture(figures.media_picture_jpeg(media), max_height=70 * mm)
+    if picture is not None:
+        flowables += [picture, _paragraph("Thumbnail of the analysed file.", "small")]
+    flowables.append(_key_values(rows))
     if not metadata:
         flowables.append(_paragraph("No stream metadata was recorded for this file.", "small"))
     return flowables
+
+
+def _picture(jpeg: bytes | None, *, max_height: float) -> Image | None:
+    """A JPEG scaled to fit the content width and `max_height`, keeping its proportions."""
+    if not jpeg:
+        return None
+    image = Image(io.BytesIO(jpeg))
+    scale = min(CONTENT_WIDTH / image.imageWidth, max_height / image.imageHeight)
+    image.drawWidth = image.imageWidth * scale
+    image.drawHeight = image.imageHeight * scale
+    image.hAlign = "LEFT"
+    return image
 
 
 def _comparison_section(report: _Report) -> list[Flowable]:
@@ -884,10 +902,16 @@ def _audio_flowables(payload: dict) -> list[Flowable]:
     else:
         text = "None reported"
     flowables.append(_key_values([("Spectrogram data", markup(text))]))
+    picture = _picture(figures.spectrogram_jpeg(data=spectrogram), max_height=55 * mm)
+    if picture is not None:
+        flowables += [
+            picture,
+            _paragraph("Spectrogram: time from left to right, lowest row at the bottom.", "small"),
+        ]
     return flowables
 
 
-def _image_flowables(payload: dict) -> list[Flowable]:
+def _image_flowables(payload: dict, media: Media) -> list[Flowable]:
     dimensions = _mapping(payload.get("dimensions"))
     width, height = (
         charts.as_number(dimensions.get("width")),
@@ -901,7 +925,7 @@ def _image_flowables(payload: dict) -> list[Flowable]:
         )
     else:
         heatmap = "None reported"
-    return [
+    flowables: list[Flowable] = [
         _key_values(
             [
                 (
@@ -912,9 +936,19 @@ def _image_flowables(payload: dict) -> list[Flowable]:
             ]
         )
     ]
+    picture = _picture(
+        figures.heatmap_jpeg(scores=payload.get("heatmap_scores"), media=media),
+        max_height=80 * mm,
+    )
+    if picture is not None:
+        flowables += [
+            picture,
+            _paragraph("Heatmap of the model's scores, from blue (0) to red (1).", "small"),
+        ]
+    return flowables
 
 
-def _model_section(model: _ModelView) -> list[Flowable]:
+def _model_section(model: _ModelView, media: Media) -> list[Flowable]:
     analysis, payload = model.analysis, model.payload
     confidence = charts.as_number(analysis.confidence)
     fake_probability = NOT_AVAILABLE
@@ -984,7 +1018,7 @@ def _model_section(model: _ModelView) -> list[Flowable]:
     if any(key in payload for key in (*AUDIO_SECTIONS, "visualization")):
         subsections.append(("Audio analysis", _audio_flowables(payload)))
     if "dimensions" in payload or "heatmap_scores" in payload:
-        subsections.append(("Image analysis", _image_flowables(payload)))
+        subsections.append(("Image analysis", _image_flowables(payload, media)))
     for title, content in subsections:
         flowables.append(KeepTogether([_paragraph(title, "h3"), *content]))
     return flowables
@@ -995,7 +1029,7 @@ def _details_section(report: _Report) -> list[Flowable]:
     if not report.models:
         flowables.append(_paragraph("No model was scheduled for this run.", "body"))
     for model in report.models:
-        flowables += _model_section(model)
+        flowables += _model_section(model, report.run.media)
         flowables.append(Spacer(1, 6))
     return flowables
 
@@ -1083,19 +1117,44 @@ class _ReportCanvas(Canvas):
         self.restoreState()
 
 
-def run_report_filename(*, run: AnalysisRun) -> str:
-    """`Analysis_Report_<name>_<YYYY-MM-DD>.pdf`, safe in any header, shell or file system."""
+def _filename_stem(run: AnalysisRun) -> str:
     base = re.split(r"[\\/]", run.media.original_filename or "")[-1]
-    stem = unicodedata.normalize("NFC", PurePosixPath(base).stem)
+    return unicodedata.normalize("NFC", PurePosixPath(base).stem)
+
+
+def _filename_suffix(run: AnalysisRun) -> str:
+    created = timezone.localtime(run.created_at or timezone.now())
+    return f"_run-{run.run_number}_{created:%Y%m%d}.pdf"
+
+
+def run_report_filename(*, run: AnalysisRun) -> str:
+    """`<name>_run-<n>_<YYYYMMDD>.pdf` in ASCII, safe in any header, shell or file system.
+
+    The run number keeps the reports of one file apart; the date is the run's creation.
+    """
     # Accents are dropped ("café" -> "cafe"); characters with no ASCII form become "_".
     ascii_stem = "".join(
         unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode() or "_"
-        for char in stem
+        for char in _filename_stem(run)
     )
     safe = re.sub(r"[-_]*_[-_]*", "_", re.sub(r"[^A-Za-z0-9_-]", "_", ascii_stem))
     safe = safe.strip("-_")[:FILENAME_STEM_MAX_LENGTH].strip("-_") or "media"
-    created = run.created_at or timezone.now()
-    return f"Analysis_Report_{safe}_{timezone.localtime(created).date().isoformat()}.pdf"
+    return f"{safe}{_filename_suffix(run)}"
+
+
+def run_report_unicode_filename(*, run: AnalysisRun) -> str:
+    """The filename with the original's letters kept (for `filename*`): only characters that
+    are unsafe in a file name or header become "_"."""
+    stem = re.sub(r"[\x00-\x1f\x7f\"*:<>?|\\/;%\s]+", "_", _filename_stem(run))
+    stem = stem.strip("._-")[:FILENAME_STEM_MAX_LENGTH].strip("._-") or "media"
+    return f"{stem}{_filename_suffix(run)}"
+
+
+def run_report_content_disposition(*, run: AnalysisRun) -> str:
+    """An attachment header naming the report: an ASCII `filename` for old clients and the
+    UTF-8 `filename*` (RFC 6266) for the rest."""
+    quoted = urllib.parse.quote(run_report_unicode_filename(run=run), safe="")
+    return f"attachment; filename=\"{run_report_filename(run=run)}\"; filename*=UTF-8''{quoted}"
 
 
 def run_report_pdf(*, run: AnalysisRun) -> bytes:

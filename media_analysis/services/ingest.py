@@ -25,6 +25,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from accounts.models import User
+from audit.models import AuditAction
+from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
 from media_analysis.choices import RunStatus
 from media_analysis.formats import (
@@ -159,6 +161,8 @@ def media_ingest(
     robustness_check: bool = False,
     derived_from: Media | None = None,
     derivation: str = "",
+    audit: AuditContext = SYSTEM,
+    source_url: str = "",
 ) -> IngestResult:
     """Check and store an uploaded file, create its Media row and start run #1.
 
@@ -167,7 +171,9 @@ def media_ingest(
     opened local file); `filename` is the name the user gave it, used for the extension check
     and for display only. `robustness_check` also analyses a re-encoded copy, made by a task
     once the original has passed its probe (see `robustness`); `derived_from` and `derivation`
-    mark such a copy.
+    mark such a copy. `audit` names who uploads it, for the MEDIA_UPLOADED row of the owner's
+    audit trail; a robustness copy gets none, being part of its original's upload. `source_url`
+    is the link a fetched file was submitted as (see `links`).
     """
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH:
@@ -199,10 +205,12 @@ def media_ingest(
             sha256=sha256,
             stored_name=stored_name,
             model_names=model_names,
+            audit=audit,
             extra={
                 "robustness_requested": robustness_check,
                 "derived_from": derived_from,
                 "derivation": derivation,
+                "source_url": source_url,
             },
         )
     except BaseException:
@@ -226,6 +234,7 @@ def _create_rows(
     sha256: str,
     stored_name: str,
     model_names: list[str] | None,
+    audit: AuditContext,
     extra: dict,
 ) -> IngestResult:
     duplicate_of = Media.objects.filter(owner=owner, sha256=sha256).order_by("created_at").first()
@@ -244,5 +253,24 @@ def _create_rows(
         **extra,
     )
     # Left as written, with no read-back: the answer shows the upload and its run as started.
-    run_start(media=media, model_names=model_names, new_media=True)
+    run = run_start(media=media, model_names=model_names, new_media=True)
+    if extra["derived_from"] is None:
+        # In the upload's transaction: an upload rolled back leaves no row. Run #1 gets no
+        # RUN_STARTED row of its own; this one stands for it.
+        audit_record(
+            action=AuditAction.MEDIA_UPLOADED,
+            owner_id=owner.pk,
+            context=audit,
+            target=media,
+            details={
+                "filename": media.original_filename,
+                "size": size,
+                "media_type": fmt.media_type,
+                "mimetype": fmt.mimetype,
+                "sha256": sha256,
+                "requested_models": run.requested_models,
+                "run_id": str(run.pk),
+                "duplicate_of": str(duplicate_of.pk) if duplicate_of else None,
+            },
+        )
     return IngestResult(media=media, duplicate_of=duplicate_of)

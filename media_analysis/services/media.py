@@ -7,6 +7,8 @@ import logging
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import ValidationFailed
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
 
@@ -32,13 +34,26 @@ def _delete_stored_files(names: list[str]) -> None:
 
 
 @transaction.atomic
-def media_delete(*, media: Media) -> None:
+def media_delete(*, media: Media, audit: AuditContext = SYSTEM) -> None:
     """Delete the media, its runs and analyses, then (once that is committed) its stored files.
 
-    Tasks still working on it notice the rows are gone and stop without recreating anything.
+    Tasks still working on it notice the rows are gone and stop without recreating anything. The
+    owner's audit trail keeps a MEDIA_DELETED row naming `audit`'s actor: it has no foreign key
+    to the media, so it outlives it.
     """
     names = [name for name in (media.file.name, media.thumbnail.name) if name]
     media_id = media.pk
+    audit_record(
+        action=AuditAction.MEDIA_DELETED,
+        owner_id=media.owner_id,
+        context=audit,
+        target=media,
+        details={
+            "filename": media.original_filename,
+            "sha256": media.sha256,
+            "runs": media.runs.count(),
+        },
+    )
     media.delete()
     transaction.on_commit(lambda: _delete_stored_files(names))
     logger.info("deleted media %s and %d stored file(s)", media_id, len(names))

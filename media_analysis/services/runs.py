@@ -37,6 +37,8 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import (
     Conflict,
     NotFound,
@@ -44,6 +46,7 @@ from drishtiksha.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from integrations.services import webhooks_run_completed_enqueue
 from media_analysis import discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.discovery import InferenceModel
@@ -209,7 +212,11 @@ def _no_model_message(media: Media) -> str:
 
 
 def run_start(
-    *, media: Media, model_names: Sequence[str] | None = None, new_media: bool = False
+    *,
+    media: Media,
+    model_names: Sequence[str] | None = None,
+    new_media: bool = False,
+    audit: AuditContext = SYSTEM,
 ) -> AnalysisRun:
     """Start a new run of `media` on every compatible model, or on `model_names`.
 
@@ -222,7 +229,9 @@ def run_start(
 
     `new_media` says that the caller created `media` in its own transaction, still open: no
     other transaction can see the row, so run #1 is inserted without locking it or looking for
-    other runs (seven statements fewer for an upload).
+    other runs (seven statements fewer for an upload). A run started on existing media writes a
+    RUN_STARTED row to the owner's audit trail, naming `audit`'s actor; run #1 of an upload is
+    recorded by the upload's own row.
     """
     if new_media and not transaction.get_connection().in_atomic_block:
         raise ValueError("new_media needs the transaction that created the media to be open")
@@ -251,6 +260,15 @@ def run_start(
         Media.objects.filter(pk=locked.pk).update(
             latest_run=run, status=RunStatus.QUEUED, updated_at=media_updated_at
         )
+        if not new_media:
+            audit_record(
+                action=AuditAction.RUN_STARTED,
+                owner_id=locked.owner_id,
+                context=audit,
+                target=run,
+                target_label=_run_label(filename=locked.original_filename, run=run),
+                details={"media_id": str(locked.pk), "requested_models": run.requested_models},
+            )
         if selected is None:
             _after_commit(_dispatch_enqueue, run_id=run.pk)
         elif not selected:
@@ -270,6 +288,10 @@ def run_start(
         ", ".join(selected) if selected else (run.error_message or "dispatch deferred"),
     )
     return run
+
+
+def _run_label(*, filename: str, run: AnalysisRun) -> str:
+    return f"{filename} run #{run.run_number}"
 
 
 def _media_lock_idle(media: Media) -> Media:
@@ -751,10 +773,39 @@ def _run_close(
         if closed:
             Media.objects.filter(latest_run_id=run.pk).update(status=status, updated_at=now)
             _after_commit(_run_completed_publish, run_id=run.pk, media_id=run.media_id)
+            _after_commit(webhooks_run_completed_enqueue, run_id=run.pk)
+            _run_finished_audit(run=run, status=status, verdict=verdict, fake_score=fake_score)
     if closed:
         for name, value in fields.items():
             setattr(run, name, value)
     return bool(closed)
+
+
+def _run_finished_audit(
+    *, run: AnalysisRun, status: RunStatus, verdict: str | None, fake_score: float | None
+) -> None:
+    """RUN_FINISHED in the owner's trail, by the platform: whoever started the run, it is the
+    pipeline that finishes it. The media is read unless the caller's run already holds it."""
+    if AnalysisRun.media.is_cached(run):
+        owner_and_name = (run.media.owner_id, run.media.original_filename)
+    else:
+        media = Media.objects.filter(pk=run.media_id)
+        owner_and_name = media.values_list("owner_id", "original_filename").first()
+    if owner_and_name is None:
+        return
+    owner_id, filename = owner_and_name
+    audit_record(
+        action=AuditAction.RUN_FINISHED,
+        owner_id=owner_id,
+        target=run,
+        target_label=_run_label(filename=filename, run=run),
+        details={
+            "media_id": str(run.media_id),
+            "status": status,
+            "verdict": verdict,
+            "fake_score": fake_score,
+        },
+    )
 
 
 def _run_completed_publish(*, run_id: uuid.UUID, media_id: uuid.UUID) -> None:

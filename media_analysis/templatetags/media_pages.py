@@ -35,6 +35,14 @@ def duration(value: object) -> str:
 
 
 @register.filter
+def sorted_join(values: object) -> str:
+    """A set of words (accepted formats) in alphabetical order: {"wav", "mp3"} -> "mp3, wav"."""
+    if not values:
+        return MISSING
+    return ", ".join(sorted(str(value) for value in values))
+
+
+@register.filter
 def lowercase_key(value: object) -> str:
     """A status or verdict value as a CSS class suffix: PARTIALLY_ANALYZED -> partially-analyzed."""
     return str(value or "none").lower().replace("_", "-")

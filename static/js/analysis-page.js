@@ -10,6 +10,8 @@ import {
   intensityColor,
   percentTick,
   scoreColor,
+  seekOnClick,
+  timecode,
 } from "./chart-theme.js";
 import { readJson } from "./live.js";
 
@@ -22,22 +24,27 @@ applyChartDefaults(Chart);
 function framesChart(video) {
   const canvas = document.getElementById("frames-chart");
   if (!canvas) return;
+  // With the media's duration every point carries its time `t` (s): the axis shows timecodes
+  // and a click opens the media page's player there. Without it, the model's own indices.
+  const timed = Boolean(video.duration) && video.frames.every((point) => "t" in point);
+  const series = (points) => (timed ? points.map((point) => ({ x: point.t, y: point.y })) : points);
+  const frames = series(video.frames);
   new Chart(canvas, {
     type: "line",
     data: {
       datasets: [
         {
           label: "Frame score",
-          data: video.frames,
+          data: frames,
           borderColor: cssColor("--neutral"),
           backgroundColor: `${cssColor("--neutral")}33`,
           fill: "origin",
           borderWidth: 1.5,
-          pointRadius: video.frames.length > MARKER_MAX_POINTS ? 0 : 2,
+          pointRadius: frames.length > MARKER_MAX_POINTS ? 0 : 2,
         },
         {
           label: "Rolling mean",
-          data: video.rollingMean,
+          data: series(video.rollingMean),
           borderColor: cssColor("--fake"),
           borderWidth: 2,
           pointRadius: 0,
@@ -47,11 +54,25 @@ function framesChart(video) {
     },
     options: {
       interaction: { mode: "nearest", intersect: false },
+      ...(timed ? seekOnClick(canvas) : {}),
       scales: {
-        x: { type: "linear", title: { display: true, text: "Frame or window index" } },
+        x: timed
+          ? {
+              type: "linear",
+              min: 0,
+              max: video.duration,
+              title: { display: true, text: "Time in the media (m:ss)" },
+              ticks: { callback: (value) => timecode(value, { tenths: video.duration < 60 }) },
+            }
+          : { type: "linear", title: { display: true, text: "Frame or window index (no timing known)" } },
         y: { min: 0, max: 100, title: { display: true, text: "Fake probability" }, ticks: { callback: percentTick } },
       },
-      plugins: { legend: { position: "bottom" } },
+      plugins: {
+        legend: { position: "bottom" },
+        tooltip: timed
+          ? { callbacks: { title: (items) => timecode(items[0].parsed.x, { tenths: true }) } }
+          : {},
+      },
     },
   });
 }
@@ -124,9 +145,50 @@ function hslToRgb(hue, saturation, lightness) {
   return [Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4))];
 }
 
+// Tick steps tried in order: the first giving at most `most` ticks over the span is used.
+const NICE_STEPS = [0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 15, 20, 30, 60, 120, 300, 600, 1800, 3600];
+
+function niceStep(span, most) {
+  return NICE_STEPS.find((step) => span / step <= most) ?? span;
+}
+
+/** Tick labels along one side of the spectrogram, at their share of the span (CSS positions). */
+function axisTicks(box, { span, most, format, vertical }) {
+  if (!box || !(span > 0)) return;
+  const step = niceStep(span, most);
+  const labels = [];
+  for (let value = 0; value <= span + step / 1000; value += step) {
+    const tick = document.createElement("span");
+    tick.className = "axis-tick";
+    tick.textContent = format(value);
+    const share = `${Math.min((value / span) * 100, 100)}%`;
+    if (vertical) tick.style.bottom = share;
+    else tick.style.left = share;
+    labels.push(tick);
+  }
+  box.replaceChildren(...labels);
+}
+
+function trimmed(value, decimals) {
+  return String(Number(value.toFixed(decimals)));
+}
+
+function spectrogramAxes(spectrum) {
+  const columns = Math.max(...spectrum.rows.map((row) => row.length));
+  const rows = spectrum.rows.length;
+  const inKhz = spectrum.maxHz >= 1000;
+  axisTicks(document.querySelector('[data-axis="y"]'), spectrum.maxHz
+    ? { span: spectrum.maxHz / (inKhz ? 1000 : 1), most: 6, format: (v) => trimmed(v, 2), vertical: true }
+    : { span: rows, most: 6, format: (v) => trimmed(v, 0), vertical: true });
+  axisTicks(document.querySelector('[data-axis="x"]'), spectrum.seconds
+    ? { span: spectrum.seconds, most: 8, format: (v) => trimmed(v, 2), vertical: false }
+    : { span: columns, most: 8, format: (v) => trimmed(v, 0), vertical: false });
+}
+
 function spectrogram(spectrum) {
   if (spectrum.kind === "matrix") {
     const canvas = document.getElementById("spectrogram");
+    spectrogramAxes(spectrum);
     paintMatrix(
       canvas,
       spectrum,

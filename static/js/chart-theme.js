@@ -35,7 +35,7 @@ export function applyChartDefaults(Chart) {
   if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
     Chart.defaults.animation = false;
   }
-  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  const retheme = () => {
     setColors(Chart);
     Object.values(Chart.instances).forEach((chart) => {
       // Options already resolved from the defaults keep their old values: set them again.
@@ -49,7 +49,21 @@ export function applyChartDefaults(Chart) {
       });
       chart.update("none");
     });
-  });
+  };
+  // The system switching light/dark, or the header toggle (static/js/theme.js) choosing one.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", retheme);
+  document.addEventListener("themechange", retheme);
+}
+
+/** mm:ss (or h:mm:ss), with tenths when `tenths`: 75.25 -> "1:15.3". */
+export function timecode(seconds, { tenths = false } = {}) {
+  const value = Math.max(Number(seconds) || 0, 0);
+  const whole = tenths ? Math.round(value * 10) / 10 : Math.round(value);
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const rest = whole % 60;
+  const secondsText = tenths ? rest.toFixed(1).padStart(4, "0") : String(Math.floor(rest)).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${secondsText}` : `${minutes}:${secondsText}`;
 }
 
 /** A score 0-1 as a colour from green (authentic) through yellow to red (fake). */
@@ -69,4 +83,26 @@ export function intensityColor(share) {
 
 export function percentTick(value) {
   return `${value} %`;
+}
+
+/**
+ * Chart.js options that open the media page's player at the clicked point's time (its x, in
+ * seconds): `<canvas data-seek-url="/media/<id>/">` navigates to `/media/<id>/?t=<s>#player`.
+ * Only the first `seriesCount` datasets are media series (others are guide lines).
+ */
+export function seekOnClick(canvas, { seriesCount = Infinity } = {}) {
+  const url = canvas.dataset.seekUrl;
+  if (!url) return {};
+  const pick = (elements) => elements.find((element) => element.datasetIndex < seriesCount);
+  return {
+    onHover: (event, elements) => {
+      canvas.style.cursor = pick(elements) ? "pointer" : "default";
+    },
+    onClick: (event, elements, chart) => {
+      const element = pick(elements);
+      if (!element) return;
+      const seconds = chart.data.datasets[element.datasetIndex].data[element.index].x;
+      window.location.assign(`${url}?t=${Math.max(seconds, 0).toFixed(2)}#player`);
+    },
+  };
 }

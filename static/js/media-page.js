@@ -157,3 +157,21 @@ if (holder && "WebSocket" in window) {
     onEvent,
   }).start();
 }
+
+/**
+ * `?t=<seconds>` (a click on a report's chart) starts the player at that moment. It is not
+ * played automatically: browsers refuse autoplay with sound, and the reader decides.
+ */
+function seekFromAddress() {
+  const seconds = Number(new URLSearchParams(window.location.search).get("t"));
+  const player = document.querySelector("#player video, #player audio");
+  if (!player || !Number.isFinite(seconds) || seconds <= 0) return;
+  const seek = () => {
+    player.currentTime = Math.min(seconds, Number.isFinite(player.duration) ? player.duration : seconds);
+  };
+  if (player.readyState >= HTMLMediaElement.HAVE_METADATA) seek();
+  else player.addEventListener("loadedmetadata", seek, { once: true });
+  player.scrollIntoView({ block: "start" });
+}
+
+seekFromAddress();

@@ -3,7 +3,12 @@
  * real progress bar (XMLHttpRequest upload events) while the file goes to POST /api/v1/media with
  * the session and the CSRF header. On 202 the browser moves to the media page, whose live panel
  * takes over; any error answer shows the envelope's message and field errors.
- * Without scripts the form posts to the page itself, which stores the file the same way.
+ *
+ * Several files chosen (or dropped) together are a batch: each is listed with its own check, sent
+ * in a request of its own to the same endpoint (a few at a time, `batchConcurrency`), and gets its
+ * own progress bar and outcome, so one refused file does not stop the others. The page stays put
+ * and ends with a summary.
+ * Without scripts the form posts to the page itself, which stores the files the same way.
  */
 
 import { announce, readJson } from "./live.js";
@@ -21,6 +26,10 @@ const barLabel = document.getElementById("upload-bar-label");
 const stats = document.getElementById("upload-stats");
 const submit = document.getElementById("upload-submit");
 const cancel = document.getElementById("upload-cancel");
+const queue = document.getElementById("batch-queue");
+const summary = document.getElementById("batch-summary");
+const MAX_FILES = rules.maxBatchFiles || 1;
+const CONCURRENCY = Math.max(1, rules.batchConcurrency || 1);
 const UNITS = ["bytes", "KB", "MB", "GB"];
 const BYTES_PER_MIB = 1024 * 1024;
 // Screen readers hear the progress at these steps, not at every event (several per second).
@@ -110,33 +119,103 @@ function showFileProblems(problems) {
   input.setAttribute("aria-describedby", described.join(" "));
 }
 
-/** Show only the models that can analyse this kind of file; untick the others. */
-function filterModels(kind) {
+/** Show only the models that can analyse one of these kinds of file; untick the others. */
+function filterModels(kinds) {
+  const wanted = kinds.filter(Boolean);
   document.querySelectorAll("[data-model-choice] li[data-model]").forEach((item) => {
-    const fits =
-      !kind ||
+    const fitsKind = (kind) =>
       (kind === "VIDEO" && (item.dataset.video === "1" || item.dataset.multimodal === "1")) ||
       (kind === "AUDIO" && item.dataset.audio === "1") ||
       (kind === "IMAGE" && item.dataset.image === "1");
+    const fits = !wanted.length || wanted.some(fitsKind);
     item.hidden = !fits;
     if (!fits) item.querySelector("input").checked = false;
   });
 }
 
-function onFileChosen() {
-  const file = input.files[0];
-  if (!file) {
-    selected.textContent = "";
-    filterModels(null);
-    return;
-  }
-  const kind = kindOf(file);
-  selected.textContent = `${file.name} · ${formatBytes(file.size)}${kind ? ` · ${kind.toLowerCase()}` : ""}`;
-  showFileProblems(problemsWith(file));
-  filterModels(kind);
+// The files chosen, in order; the input mirrors it so that a form post without scripts agrees.
+let chosen = [];
+
+function syncInput() {
+  const transfer = new DataTransfer();
+  chosen.forEach((file) => transfer.items.add(file));
+  input.files = transfer.files;
 }
 
-input.addEventListener("change", onFileChosen);
+function tooManyMessage() {
+  return `At most ${MAX_FILES} files can be uploaded at once; remove ${chosen.length - MAX_FILES}.`;
+}
+
+function removeFile(index) {
+  chosen.splice(index, 1);
+  syncInput();
+  render();
+  const buttons = queue.querySelectorAll("button[data-remove]");
+  (buttons[Math.min(index, buttons.length - 1)] || input).focus();
+}
+
+function queueRow(file, index) {
+  const row = document.createElement("li");
+  row.className = "batch-row";
+  const problems = problemsWith(file);
+  row.dataset.state = problems.length ? "invalid" : "ready";
+  const name = document.createElement("span");
+  name.className = "batch-name";
+  name.textContent = file.name;
+  const meta = document.createElement("span");
+  meta.className = "batch-meta";
+  const kind = kindOf(file);
+  meta.textContent = `${formatBytes(file.size)}${kind ? ` · ${kind.toLowerCase()}` : ""}`;
+  const outcome = document.createElement("span");
+  outcome.className = "batch-outcome";
+  outcome.textContent = problems.length ? `Cannot be sent: ${problems.join(" ")}` : "Ready";
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "button button-small";
+  remove.dataset.remove = "";
+  remove.textContent = "Remove";
+  remove.setAttribute("aria-label", `Remove ${file.name}`);
+  remove.addEventListener("click", () => removeFile(index));
+  const bar = document.createElement("progress");
+  bar.className = "batch-bar";
+  bar.max = 100;
+  bar.value = 0;
+  bar.hidden = true;
+  bar.setAttribute("aria-label", `Upload of ${file.name}`);
+  row.append(name, meta, outcome, remove, bar);
+  return row;
+}
+
+function render() {
+  summary.hidden = true;
+  summary.replaceChildren();
+  if (chosen.length <= 1) {
+    queue.hidden = true;
+    queue.replaceChildren();
+    const file = chosen[0];
+    if (!file) {
+      selected.textContent = "";
+      filterModels([]);
+      return;
+    }
+    const kind = kindOf(file);
+    selected.textContent = `${file.name} · ${formatBytes(file.size)}${kind ? ` · ${kind.toLowerCase()}` : ""}`;
+    showFileProblems(problemsWith(file));
+    filterModels([kind]);
+    return;
+  }
+  const total = chosen.reduce((sum, file) => sum + file.size, 0);
+  selected.textContent = `${chosen.length} files · ${formatBytes(total)}`;
+  showFileProblems(chosen.length > MAX_FILES ? [tooManyMessage()] : []);
+  queue.replaceChildren(...chosen.map(queueRow));
+  queue.hidden = false;
+  filterModels(chosen.map(kindOf));
+}
+
+input.addEventListener("change", () => {
+  chosen = Array.from(input.files);
+  render();
+});
 
 ["dragenter", "dragover"].forEach((type) =>
   dropzone.addEventListener(type, (event) => {
@@ -151,10 +230,9 @@ dropzone.addEventListener("drop", (event) => {
   event.preventDefault();
   dropzone.classList.remove("is-dragging");
   if (!event.dataTransfer?.files.length) return;
-  const transfer = new DataTransfer();
-  transfer.items.add(event.dataTransfer.files[0]);
-  input.files = transfer.files;
-  onFileChosen();
+  chosen = Array.from(event.dataTransfer.files);
+  syncInput();
+  render();
 });
 
 function setBusy(busy) {
@@ -176,6 +254,10 @@ function envelopeOf(request) {
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (chosen.length > 1) {
+    uploadBatch();
+    return;
+  }
   const file = input.files[0];
   const problems = problemsWith(file);
   showFileProblems(problems);
@@ -258,3 +340,147 @@ form.addEventListener("submit", (event) => {
   setBusy(true);
   cancel.focus();
 });
+
+// --- Several files: one request each, a few at a time ---------------------------------------------
+
+function setRowState(row, state, text) {
+  row.dataset.state = state;
+  row.querySelector(".batch-outcome").textContent = text;
+}
+
+function errorText(request, envelope) {
+  const message = envelope?.message || `The upload failed (HTTP ${request.status}).`;
+  const details = (Array.isArray(envelope?.errors) ? envelope.errors : [])
+    .map((error) => error.message)
+    .filter((text) => text && text !== message);
+  return [message, ...details].join(" ");
+}
+
+/** Send one file of the batch; resolves with whether it was stored. */
+function sendBatchFile(file, row, base, csrfToken, requests) {
+  return new Promise((resolve) => {
+    const data = new FormData();
+    base.forEach((value, key) => data.append(key, value));
+    data.append("media", file, file.name);
+    const request = new XMLHttpRequest();
+    requests.add(request);
+    const bar = row.querySelector(".batch-bar");
+    bar.hidden = false;
+    setRowState(row, "uploading", "Starting…");
+    request.open("POST", form.dataset.apiUrl);
+    request.setRequestHeader("X-CSRFToken", csrfToken);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.addEventListener("progress", (progress) => {
+      if (!progress.lengthComputable) return;
+      const percentDone = Math.floor((progress.loaded / progress.total) * 100);
+      bar.value = percentDone;
+      setRowState(
+        row,
+        "uploading",
+        `${percentDone} % · ${formatBytes(progress.loaded)} of ${formatBytes(progress.total)}`,
+      );
+    });
+    request.upload.addEventListener("load", () => {
+      bar.value = 100;
+      setRowState(row, "uploading", `100 % · ${formatBytes(file.size)} sent. Checking the file…`);
+    });
+    const done = (stored) => {
+      requests.delete(request);
+      resolve(stored);
+    };
+    request.addEventListener("load", () => {
+      const envelope = envelopeOf(request);
+      const media = envelope?.data;
+      if (request.status === 202 && media?.id) {
+        const note = media.duplicateOf ? " (an earlier upload has the same content)" : "";
+        setRowState(row, "done", `Uploaded${note} · `);
+        const link = document.createElement("a");
+        link.href = form.dataset.mediaUrl.replace(form.dataset.mediaUrlPlaceholder, media.id);
+        link.textContent = `Open ${file.name}`;
+        row.querySelector(".batch-outcome").append(link);
+        done(true);
+        return;
+      }
+      bar.hidden = true;
+      setRowState(row, "failed", `Not uploaded: ${errorText(request, envelope)}`);
+      done(false);
+    });
+    request.addEventListener("error", () => {
+      bar.hidden = true;
+      setRowState(row, "failed", "Not uploaded: the connection was lost.");
+      done(false);
+    });
+    request.addEventListener("abort", () => {
+      bar.hidden = true;
+      setRowState(row, "failed", "Not uploaded: cancelled.");
+      done(false);
+    });
+    request.send(data);
+  });
+}
+
+function showSummary(uploaded, total) {
+  const text = document.createElement("p");
+  text.textContent = `${uploaded} of ${total} uploaded.`;
+  const link = document.createElement("a");
+  link.href = form.dataset.dashboardUrl;
+  link.textContent = "Go to the dashboard";
+  summary.replaceChildren(text, link);
+  // A status region: screen readers hear the summary as it appears.
+  summary.hidden = false;
+}
+
+async function uploadBatch() {
+  if (chosen.length > MAX_FILES) {
+    showErrors(tooManyMessage());
+    input.focus();
+    return;
+  }
+  showErrors("");
+  progressBox.hidden = true;
+  const base = new FormData(form);
+  const csrfToken = base.get("csrfmiddlewaretoken");
+  // The API refuses fields it does not know; the token travels as a header instead.
+  base.delete("csrfmiddlewaretoken");
+  base.delete("media");
+  const rows = Array.from(queue.querySelectorAll(".batch-row"));
+  const files = chosen.slice();
+  const waiting = [];
+  files.forEach((file, index) => {
+    const row = rows[index];
+    const problems = problemsWith(file);
+    row.querySelector("button[data-remove]")?.remove();
+    if (problems.length) {
+      setRowState(row, "failed", `Not uploaded: ${problems.join(" ")}`);
+    } else {
+      waiting.push([file, row]);
+    }
+  });
+  // The rows now record this batch; the next choice of files starts a new one.
+  chosen = [];
+  syncInput();
+
+  const requests = new Set();
+  let cancelled = false;
+  let uploaded = 0;
+  cancel.onclick = () => {
+    cancelled = true;
+    requests.forEach((request) => request.abort());
+  };
+  setBusy(true);
+  cancel.focus();
+  const worker = async () => {
+    while (waiting.length) {
+      const [file, row] = waiting.shift();
+      if (cancelled) {
+        setRowState(row, "failed", "Not uploaded: cancelled.");
+        continue;
+      }
+      if (await sendBatchFile(file, row, base, csrfToken, requests)) uploaded += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, waiting.length) }, worker));
+  setBusy(false);
+  selected.textContent = "";
+  showSummary(uploaded, files.length);
+}

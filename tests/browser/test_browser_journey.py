@@ -148,7 +148,7 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
     assert page.url == f"{asgi_server}/upload/"
     page.set_input_files("#id_media", str(clip))
     assert "clip.mp4" in page.locator("#selected-file").inner_text()
-    page.get_by_label("Description").fill("Clip from the evening bulletin")
+    page.get_by_label("Description", exact=True).fill("Clip from the evening bulletin")
     progress.clear()  # only this upload's values, not those of the refused one
     with uploads_throttled(page, UPLOAD_BYTES_PER_SECOND):
         page.get_by_role("button", name="Upload and analyse").click()
@@ -226,12 +226,12 @@ def test_sign_up_upload_watch_live_read_reports_and_delete(
         page.get_by_role("link", name="Download PDF report").click()
     download = download_info.value
     assert download.failure() is None
-    # The report is named after the day the run was made, in the server's time zone (UTC).
+    # The report is named after its run and the day it was made, in the server's time zone (UTC).
     media_id = re.search(rf"/media/({UUID})/$", media_url).group(1)
     answer = page.request.get(f"{asgi_server}/api/v1/media/{media_id}").json()
     created = datetime.fromisoformat(answer["data"]["latestRun"]["createdAt"])
     assert download.suggested_filename == (
-        f"Analysis_Report_clip_{created.astimezone(UTC).date().isoformat()}.pdf"
+        f"clip_run-{answer['data']['latestRun']['runNumber']}_{created.astimezone(UTC):%Y%m%d}.pdf"
     )
     assert Path(download.path()).read_bytes().startswith(b"%PDF")
 

@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 from django.core.files.storage import default_storage
 
 from accounts.models import Role, User
+from audit.models import AuditAction, AuditEvent, AuditVia
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
@@ -121,7 +122,7 @@ def test_users_cannot_be_added_or_deleted_here(staff_client):
 
 
 def test_delete_with_files_removes_rows_and_stored_files(
-    staff_client, django_capture_on_commit_callbacks
+    staff_client, staff_user, django_capture_on_commit_callbacks
 ):
     media = [finished_media(), finished_media()]
     names = [m.file.name for m in media]
@@ -137,6 +138,10 @@ def test_delete_with_files_removes_rows_and_stored_files(
 
     assert messages == ["Successfully deleted 2 media."]
     assert not Media.objects.filter(pk__in=[m.pk for m in media]).exists()
+    # The owners' trails name the staff member who deleted them, through the web.
+    deletions = AuditEvent.objects.filter(action=AuditAction.MEDIA_DELETED)
+    assert sorted(deletions.values_list("target_id", flat=True)) == sorted(str(m.pk) for m in media)
+    assert {(e.actor_id, e.via) for e in deletions} == {(staff_user.pk, AuditVia.WEB)}
     assert not AnalysisRun.objects.filter(media_id__in=[m.pk for m in media]).exists()
     assert not any(default_storage.exists(name) for name in names)
 
@@ -159,7 +164,9 @@ def test_deleting_one_media_from_its_page_removes_its_file(
     assert not default_storage.exists(media.file.name)
 
 
-def test_rerun_creates_run_2_and_reports_conflicts_per_item(staff_client, fake_inference):
+def test_rerun_creates_run_2_and_reports_conflicts_per_item(
+    staff_client, staff_user, fake_inference
+):
     done = finished_media()
     busy = stored_media(status=RunStatus.PROCESSING)
     busy_run = AnalysisRunFactory(media=busy, run_number=1, status=RunStatus.PROCESSING)
@@ -175,6 +182,8 @@ def test_rerun_creates_run_2_and_reports_conflicts_per_item(staff_client, fake_i
     assert "1 run(s) started." in messages
     second = AnalysisRun.objects.get(media=done, run_number=2)
     assert second.status == RunStatus.QUEUED
+    started = AuditEvent.objects.get(action=AuditAction.RUN_STARTED)
+    assert (started.target_id, started.actor_id) == (str(second.pk), staff_user.pk)
     assert set(second.analyses.values_list("model_name", flat=True)) == {
         model.name for model in fake_inference.models
     }

@@ -333,7 +333,7 @@ def test_report_pdf_is_an_attachment(owner, owner_client):
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
-    assert "Analysis_Report_briefing_" in response["Content-Disposition"]
+    assert 'filename="briefing_run-2_' in response["Content-Disposition"]
 
 
 # --- nobody else's --------------------------------------------------------------------------------

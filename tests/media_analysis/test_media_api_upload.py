@@ -112,6 +112,9 @@ def test_the_answer_writes_three_rows_and_reads_back_only_the_runs_analyses(
     statements = [query["sql"] for query in queries.captured_queries]
     on_media_tables = [sql.split()[0] for sql in statements if '"media_analysis_' in sql]
     assert on_media_tables == ["SELECT", "INSERT", "INSERT", "UPDATE", "SELECT"], statements
+    # One statement more: the upload's row of the audit trail, in the upload's transaction.
+    on_audit_table = [sql.split()[0] for sql in statements if '"audit_auditevent"' in sql]
+    assert on_audit_table == ["INSERT"], statements
     assert '"media_analysis_deepfakeanalysis"' in statements[-1]
     assert not any("FOR UPDATE" in sql for sql in statements)
     # One savepoint: the upload's own transaction, inside the test's.

@@ -454,7 +454,7 @@ def test_unicode_filename_renders_and_gets_a_safe_download_name():
 
     assert "café.mp4" in text
     assert "cannot show are printed as '?'" in text
-    assert run_report_filename(run=run) == "Analysis_Report_cafe_2025-10-12.pdf"
+    assert run_report_filename(run=run) == f"cafe_run-{run.run_number}_20251012.pdf"
 
 
 UNICODE_FILENAME = "Москва-Łódź-Αθήνα.mp4"
@@ -537,7 +537,7 @@ def test_report_filename_is_safe_and_dated_by_run_creation(original, expected_st
     )
     run.refresh_from_db()
 
-    assert run_report_filename(run=run) == f"Analysis_Report_{expected_stem}_2024-02-29.pdf"
+    assert run_report_filename(run=run) == f"{expected_stem}_run-{run.run_number}_20240229.pdf"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ a new method on an existing one) fails `test_the_matrix_covers_every_id_route` u
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,12 +17,24 @@ from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.api_keys import api_key_create
+from accounts.models import ApiKey
+from audit.services import SYSTEM
+from integrations.models import Webhook, WebhookDelivery
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus, Verdict
 from media_analysis.consumers import CloseCode
 from media_analysis.events import ProgressEvent, event_publish
-from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.models import (
+    AnalysisRun,
+    DeepfakeAnalysis,
+    LinkImport,
+    LinkImportStatus,
+    Media,
+    ShareLink,
+)
 from tests.factories import (
     AnalysisRunFactory,
     DeepfakeAnalysisFactory,
@@ -52,6 +65,10 @@ class Endpoint:
             self.route.replace("<uuid:media_id>", str(world.media.pk))
             .replace("<uuid:run_id>", str(world.run.pk))
             .replace("<uuid:analysis_id>", str(world.analysis.pk))
+            .replace("<uuid:key_id>", str(world.api_key.pk))
+            .replace("<uuid:import_id>", str(world.link_import.pk))
+            .replace("<uuid:link_id>", str(world.share_link.pk))
+            .replace("<uuid:webhook_id>", str(world.webhook.pk))
         )
 
     def __str__(self) -> str:
@@ -74,6 +91,30 @@ ENDPOINTS = [
     Endpoint("/media/<uuid:media_id>/delete/", "post", 302, {"confirmed": "yes"}),
     Endpoint("/runs/<uuid:run_id>/", "get", 200),
     Endpoint("/analyses/<uuid:analysis_id>/", "get", 200),
+    # Share links of a run.
+    Endpoint("/api/v1/runs/<uuid:run_id>/share-links", "get", 200),
+    Endpoint("/api/v1/runs/<uuid:run_id>/share-links", "post", 201, {"expiresInDays": 7}),
+    Endpoint("/api/v1/share-links/<uuid:link_id>", "delete", 204),
+    Endpoint("/runs/<uuid:run_id>/share-links/", "post", 200, {"expires_in_days": "7"}),
+    Endpoint("/share-links/<uuid:link_id>/revoke/", "post", 302),
+    # Link imports.
+    Endpoint("/api/v1/media/imports/<uuid:import_id>", "get", 200),
+    Endpoint("/imports/<uuid:import_id>/", "get", 200),
+    # API keys.
+    Endpoint("/api/v1/auth/api-keys/<uuid:key_id>", "delete", 204),
+    Endpoint("/accounts/profile/api-keys/<uuid:key_id>/revoke/", "post", 200),
+    Endpoint("/accounts/profile/api-keys/<uuid:key_id>/revoke/", "post", 302, {"confirmed": "yes"}),
+    # Webhooks.
+    Endpoint("/api/v1/webhooks/<uuid:webhook_id>", "get", 200),
+    Endpoint("/api/v1/webhooks/<uuid:webhook_id>", "patch", 200, {"description": "changed"}),
+    Endpoint("/api/v1/webhooks/<uuid:webhook_id>", "delete", 200),
+    Endpoint("/api/v1/webhooks/<uuid:webhook_id>/deliveries", "get", 200),
+    Endpoint("/api/v1/webhooks/<uuid:webhook_id>/test", "post", 202),
+    Endpoint("/integrations/webhooks/<uuid:webhook_id>/", "get", 200),
+    Endpoint("/integrations/webhooks/<uuid:webhook_id>/toggle/", "post", 302, {"active": "no"}),
+    Endpoint("/integrations/webhooks/<uuid:webhook_id>/test/", "post", 302),
+    Endpoint("/integrations/webhooks/<uuid:webhook_id>/delete/", "post", 200),
+    Endpoint("/integrations/webhooks/<uuid:webhook_id>/delete/", "post", 302, {"confirmed": "yes"}),
 ]
 
 
@@ -84,6 +125,10 @@ class World:
     media: Media
     run: AnalysisRun
     analysis: DeepfakeAnalysis
+    api_key: ApiKey
+    link_import: LinkImport
+    share_link: ShareLink
+    webhook: Webhook
 
     def state(self) -> tuple:
         """Everything a stranger's request could change."""
@@ -93,6 +138,11 @@ class World:
             list(AnalysisRun.objects.order_by("run_number").values_list("id", "status")),
             DeepfakeAnalysis.objects.count(),
             stored_files(django_settings.MEDIA_ROOT),
+            list(ApiKey.objects.values_list("id", "revoked_at")),
+            list(ShareLink.objects.values_list("id", "revoked_at")),
+            list(Webhook.objects.values_list("id", "url", "description", "is_active")),
+            WebhookDelivery.objects.count(),
+            LinkImport.objects.count(),
         )
 
 
@@ -121,7 +171,20 @@ def world(db) -> World:
     media.latest_run = run
     media.status = run.status
     media.save()
-    return World(owner, stranger, media, run, analysis)
+    api_key, _secret = api_key_create(owner=owner, name="newsroom bot", audit=SYSTEM)
+    link_import = LinkImport.objects.create(
+        owner=owner, url="https://example.com/a-secret.mp4", status=LinkImportStatus.FAILED
+    )
+    share_link = ShareLink.objects.create(
+        run=run,
+        created_by=owner,
+        token_hash="0" * 64,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    webhook = Webhook.objects.create(
+        owner=owner, url="https://hooks.example.com/a-secret", secret="whsec_matrix"
+    )
+    return World(owner, stranger, media, run, analysis, api_key, link_import, share_link, webhook)
 
 
 def _jpeg_bytes() -> ContentFile:
@@ -169,7 +232,7 @@ def test_the_owner_is_served(endpoint, world, fake_inference):
     response = _call(endpoint, _client(endpoint, world.owner), endpoint.url(world))
 
     assert response.status_code == endpoint.owner_status, response.content[:500]
-    if endpoint.is_api and response["Content-Type"].startswith("application/json"):
+    if endpoint.is_api and response.get("Content-Type", "").startswith("application/json"):
         assert response.json()["success"] is True
 
 

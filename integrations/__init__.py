@@ -1,0 +1,1 @@
+"""Integrations with the user's own systems: webhooks that announce finished runs."""
