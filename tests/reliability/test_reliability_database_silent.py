@@ -29,9 +29,12 @@ def test_a_server_that_never_answers_fails_the_connection_instead_of_hanging_it(
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,
-                "DJANGO_SETTINGS_MODULE": "drishtiksha.settings",
+                "DJANGO_SETTINGS_MODULE": "drishtiksha.settings.test",
                 "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/drishtiksha",
                 "DB_CONNECT_TIMEOUT_SECONDS": "2",
+                # libpq's own timeout, not the pool's wait (by default as long): with a pool the
+                # two race and either may report first.
+                "DB_POOL_MAX_SIZE": "0",
             },
             capture_output=True,
             text=True,
