@@ -12,9 +12,9 @@ COPY drishtiksha ./drishtiksha
 COPY accounts ./accounts
 COPY audit ./audit
 COPY integrations ./integrations
+COPY legacy ./legacy
 COPY media_analysis ./media_analysis
 COPY monitoring ./monitoring
-COPY mlserver ./mlserver
 RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm AS runtime

@@ -6,11 +6,11 @@ from django.core.management import call_command
 
 
 @shared_task(
-    name="accounts.flush_expired_tokens",
+    name="accounts.expired_tokens_flush",
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def flush_expired_tokens() -> None:
+def expired_tokens_flush_task() -> None:
     """Drop refresh-token records past their expiry: they can no longer be used or revoked.
 
     Every login and refresh adds a row to the outstanding and blacklist tables; without this

@@ -17,6 +17,8 @@ from django.core.cache import cache
 
 from accounts.models import User
 
+# Where the progress websocket is served (drishtiksha/routing.py); the tickets are for it.
+PROGRESS_WEBSOCKET_PATH = "/ws/progress/"
 TICKET_ENTROPY_BYTES = 32
 # A ticket made by `ws_ticket_issue` is 43 characters; anything much longer is not one of ours
 # and is refused before hashing.

@@ -6,16 +6,19 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from accounts.models import User
 from audit.models import AuditAction, AuditEvent, AuditVia
+from audit.targets import audit_target_kind_get, audit_target_of
 from drishtiksha.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 SYSTEM_ACTOR_NAME = "Drishtiksha"
 SHARE_LINK_READER_NAME = "Shared link reader"
@@ -98,40 +101,22 @@ def audit_target_urls(*, events: list[AuditEvent], viewer: User) -> dict[Any, st
     """The page of each event's target that still exists and is `viewer`'s, by event id.
 
     One query per kind of target on the page (media, runs, webhooks), whatever its size. A share
-    link leads to the run it shares.
+    link leads to the run it shares. The kinds are registered by the apps that own them
+    (`audit.targets`).
     """
-    # Imported here: the audit app is written to by the apps below, not the other way round.
-    from integrations.models import Webhook
-    from media_analysis.models import AnalysisRun, Media
-
     wanted: dict[str, set[str]] = defaultdict(set)
     pointers: dict[Any, tuple[str, str]] = {}
     for event in events:
-        kind, key = event.target_type, event.target_id
-        if kind == "sharelink":
-            kind, key = "analysisrun", str((event.details or {}).get("run_id") or "")
-        if kind in {"media", "analysisrun", "webhook"} and key:
+        kind, key = audit_target_of(event)
+        if key and audit_target_kind_get(kind) is not None:
             wanted[kind].add(key)
             pointers[event.pk] = (kind, key)
-    existing: dict[str, set[str]] = {}
-    if wanted["media"]:
-        found = Media.objects.filter(owner=viewer, pk__in=_uuids(wanted["media"]))
-        existing["media"] = {str(pk) for pk in found.values_list("pk", flat=True)}
-    if wanted["analysisrun"]:
-        found = AnalysisRun.objects.filter(
-            media__owner=viewer, pk__in=_uuids(wanted["analysisrun"])
-        )
-        existing["analysisrun"] = {str(pk) for pk in found.values_list("pk", flat=True)}
-    if wanted["webhook"]:
-        found = Webhook.objects.filter(owner=viewer, pk__in=_uuids(wanted["webhook"]))
-        existing["webhook"] = {str(pk) for pk in found.values_list("pk", flat=True)}
-    routes = {
-        "media": "media:detail",
-        "analysisrun": "media:run",
-        "webhook": "integrations:webhook",
+    existing = {
+        kind: {str(pk) for pk in audit_target_kind_get(kind).owned_ids(viewer, _uuids(keys))}
+        for kind, keys in wanted.items()
     }
     return {
-        event_id: reverse(routes[kind], args=[key])
+        event_id: reverse(audit_target_kind_get(kind).route, args=[key])
         for event_id, (kind, key) in pointers.items()
         if key in existing.get(kind, ())
     }

@@ -11,11 +11,11 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="audit.purge_old",
+    name="audit.audit_events_purge",
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def purge_old() -> int:
+def audit_events_purge_task() -> int:
     """Drop audit rows past AUDIT_RETENTION_DAYS; the trail would otherwise grow forever."""
     purged = audit_events_purge()
     if purged:

@@ -18,8 +18,7 @@ from audit.selectors import (
     audit_target_urls,
 )
 from drishtiksha.errors import ValidationFailed
-from drishtiksha.paging import IdsFirstPaginator
-from media_analysis.pages import query_string
+from drishtiksha.paging import IdsFirstPaginator, page_links
 
 FILTER_PARAMS = ("action", "since", "until")
 
@@ -57,11 +56,6 @@ def activity_view(request: HttpRequest) -> HttpResponse:
             "filters": raw,
             "filtered": bool(params),
             "actions": AuditAction.choices,
-            "first_url": query_string(params, page=""),
-            "previous_url": query_string(params, page=page.number - 1)
-            if page.has_previous()
-            else "",
-            "next_url": query_string(params, page=page.number + 1) if page.has_next() else "",
-            "last_url": query_string(params, page=paginator.num_pages),
+            **page_links(params=params, page=page),
         },
     )

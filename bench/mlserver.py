@@ -26,12 +26,13 @@ import numpy as np
 from PIL import Image
 from scipy import fft
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = Path(__file__).resolve().parent
+REPOSITORY_ROOT = BENCH_DIR.parent
 # Run as a script, this file's directory comes first on sys.path and this very file would
-# shadow the ``mlserver`` package; the repository root must come first instead.
-sys.path.insert(0, str(REPOSITORY_ROOT))
+# shadow the installed ``mlserver`` package (its own distribution, mlserver/): it must go.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
 
-from mlserver.analysis import run_analysis  # noqa: E402 - after the path set-up above
+from mlserver.analysis import run_analysis  # noqa: E402 - after the sys.path fix above
 from mlserver.config import Settings  # noqa: E402
 from mlserver.detectors import AnalysisContext  # noqa: E402
 from mlserver.errors import MediaProcessingError  # noqa: E402

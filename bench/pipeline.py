@@ -95,7 +95,7 @@ def _server_seconds(server, media_id: str) -> list[float]:
 
 
 def _setup_django(media_root: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings.development")
     os.environ["MEDIA_ROOT"] = media_root
     # As in production, for this process and the worker it starts: debug mode records every
     # query, which is not what a deployment pays.
@@ -298,7 +298,7 @@ def main() -> int:
 
     from accounts.models import User
     from media_analysis.choices import RunStatus
-    from media_analysis.services.runs import run_start
+    from media_analysis.pipeline.start import run_start
 
     context = multiprocessing.get_context("spawn")
     started_queue, questions, answers = context.Queue(), context.Queue(), context.Queue()

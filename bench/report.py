@@ -28,7 +28,7 @@ def _setup_django(directory: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{directory / 'bench.sqlite3'}"
     os.environ["DRISHTIKSHA_VAR_DIR"] = str(directory)
     os.environ["MEDIA_ROOT"] = str(directory / "media")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings.development")
     import django
     from django.core.management import call_command
 

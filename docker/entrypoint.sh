@@ -2,7 +2,7 @@
 # Container entrypoint: wait for the database, apply migrations (web only, unless told
 # otherwise), then become the requested process. It never flushes or resets data.
 #
-# Usage: entrypoint.sh web|worker|beat|relay|mlserver|manage <args>|<any command>
+# Usage: entrypoint.sh web|worker|beat|relay|manage <args>|<any command>
 set -euo pipefail
 
 role="${1:-web}"
@@ -20,6 +20,10 @@ import django
 from django.db import connection
 from django.db.utils import OperationalError
 
+from drishtiksha.settings import use_environment_settings
+
+# The settings module DJANGO_ENV names, as manage.py, uvicorn and celery choose it.
+use_environment_settings()
 django.setup()
 deadline = time.monotonic() + float(sys.argv[1])
 while True:
@@ -43,7 +47,6 @@ needs_database() {
 }
 
 if needs_database; then
-  export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-drishtiksha.settings}"
   wait_for_database
   # Only one process should migrate: by default the web container does.
   if [ "${RUN_MIGRATIONS:-$([ "$role" = web ] && echo 1 || echo 0)}" = "1" ]; then
@@ -67,8 +70,6 @@ case "$role" in
       --schedule "${CELERY_BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}" ;;
   relay)
     exec "$PYTHON" manage.py relay_progress ;;
-  mlserver)
-    exec "$PYTHON" -m mlserver ;;
   manage)
     exec "$PYTHON" manage.py "$@" ;;
   *)

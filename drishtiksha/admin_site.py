@@ -71,7 +71,7 @@ class ConsoleAdminSite(admin.AdminSite):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
         # Imported here: admin sites are built while apps load, before models may be imported.
-        from monitoring.selectors import console_summary_get
+        from monitoring.console import console_summary_get
 
         return super().index(
             request, extra_context={**(extra_context or {}), "console": console_summary_get()}

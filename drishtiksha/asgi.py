@@ -10,11 +10,10 @@ progress endpoint (`media_analysis.socketio_server`); it checks origins and toke
 bounds its own request bodies (Engine.IO's packet size limit), so it sits in front of the rest.
 """
 
-import os
-
 from drishtiksha.asgi_streaming import streaming_asgi_application
+from drishtiksha.settings import use_environment_settings
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+use_environment_settings()
 
 # Django must be set up before anything imports models (the websocket routing does).
 django_asgi_app = streaming_asgi_application()

@@ -5,7 +5,9 @@ import os
 from celery import Celery
 from celery.signals import celeryd_init, task_postrun, task_prerun, worker_init
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drishtiksha.settings")
+from drishtiksha.settings import use_environment_settings
+
+use_environment_settings()
 
 app = Celery("drishtiksha")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
@@ -35,3 +36,27 @@ def _rows_in_order(queryset: QuerySet, ids: list[Any]) -> list[Any]:
     rows = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}
     # A row deleted between the two queries is left out rather than failing the page.
     return [rows[pk] for pk in ids if pk in rows]
+
+
+def query_string(params: dict[str, str], **changes: Any) -> str:
+    """`?a=1&b=2` from `params` with `changes` applied; empty values are dropped."""
+    merged = dict(params)
+    for key, value in changes.items():
+        if value:
+            merged[key] = str(value)
+        else:
+            merged.pop(key, None)
+    return f"?{urlencode(merged)}" if merged else "?"
+
+
+def page_links(*, params: dict[str, str], page: Page) -> dict[str, str]:
+    """The first, previous, next and last page's query strings, keeping the other `params`.
+
+    A link that leads nowhere (no previous page on page 1, no next on the last) is "".
+    """
+    return {
+        "first_url": query_string(params, page=""),
+        "previous_url": query_string(params, page=page.number - 1) if page.has_previous() else "",
+        "next_url": query_string(params, page=page.number + 1) if page.has_next() else "",
+        "last_url": query_string(params, page=page.paginator.num_pages),
+    }

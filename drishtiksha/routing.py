@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH, ProgressConsumer
+from accounts.ws_tickets import PROGRESS_WEBSOCKET_PATH
+from media_analysis.consumers import ProgressConsumer
 
 websocket_urlpatterns: list = [
     path(PROGRESS_WEBSOCKET_PATH.lstrip("/"), ProgressConsumer.as_asgi(), name="ws-progress"),

@@ -1,7 +1,7 @@
 """Registering webhooks and announcing finished runs to them.
 
-run closes ──(after commit)──► webhooks_run_completed_enqueue ──► one PENDING delivery per
-active webhook of the media's owner ──(on commit)──► integrations.webhook_deliver
+run closes ──(after commit, signal run_finished)──► webhooks_run_completed_enqueue ──► one PENDING
+delivery per active webhook of the media's owner ──(on commit)──► integrations.delivery_attempt
                                                              │
 delivery_attempt: claim the row (conditional UPDATE), check the URL again, POST the signed
 body without following redirects, record the answer; a failure is retried with backoff until
@@ -31,6 +31,8 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import Conflict, ValidationFailed
+from drishtiksha.retry import backoff_delay
+from drishtiksha.task_send import task_signature
 from drishtiksha.url_safety import UnsafeUrl, safe_session, url_check
 from integrations.models import (
     DELIVERY_ERROR_MAX_LENGTH,
@@ -39,6 +41,7 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from integrations.task_names import DELIVERY_ATTEMPT
 from media_analysis.models import AnalysisRun
 
 logger = logging.getLogger(__name__)
@@ -225,12 +228,14 @@ def webhook_test_send(*, webhook: Webhook) -> WebhookDelivery:
 
 
 def _deliver_enqueue(*, delivery_id: uuid.UUID, countdown: float = 0) -> None:
-    from integrations.tasks import webhook_deliver
+    # By name, like every service enqueues: the tasks module imports this one. Its result is
+    # never read, said here too for a process that has not imported the task.
+    deliver = task_signature(DELIVERY_ATTEMPT, delivery_id=str(delivery_id))
 
     def send() -> None:
-        webhook_deliver.apply_async(kwargs={"delivery_id": str(delivery_id)}, countdown=countdown)
+        deliver.apply_async(countdown=countdown, ignore_result=True)
 
-    send.__qualname__ = "webhook_deliver.apply_async"
+    send.__qualname__ = f"{DELIVERY_ATTEMPT}.apply_async"
     transaction.on_commit(send, robust=True)
 
 
@@ -312,9 +317,6 @@ def deliveries_resume() -> list[str]:
 def delivery_attempt(*, delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
     """Make the next attempt of a pending delivery, unless another task holds it or its time has
     not come; returns the delivery as left, or None when this call did nothing."""
-    # Not at the top: the run service imports this module to announce finished runs.
-    from media_analysis.services.runs import backoff_delay
-
     now = timezone.now()
     claimed = (
         WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)

@@ -5,23 +5,24 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from integrations import task_names
 from integrations.services import deliveries_resume, delivery_attempt
 
 
 @shared_task(
-    name="integrations.webhook_deliver",
+    name=task_names.DELIVERY_ATTEMPT,
     time_limit=settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS,
     # Retries are new messages with a countdown (see the service); attempts live on the row.
     max_retries=None,
     ignore_result=True,
 )
-def webhook_deliver(*, delivery_id: str) -> None:
+def delivery_attempt_task(*, delivery_id: str) -> None:
     delivery_attempt(delivery_id=delivery_id)
 
 
 @shared_task(
-    name="integrations.webhook_deliveries_resume",
+    name=task_names.DELIVERIES_RESUME,
     time_limit=settings.WEBHOOK_TASK_TIME_LIMIT_SECONDS,
 )
-def webhook_deliveries_resume() -> list[str]:
+def deliveries_resume_task() -> list[str]:
     return deliveries_resume()

@@ -37,10 +37,11 @@ from media_analysis.models import (
     LinkImport,
     Media,
 )
+from media_analysis.pipeline.finish import run_resettle
+from media_analysis.pipeline.start import run_start
+from media_analysis.results import choice_label
 from media_analysis.services.media import media_delete, media_update
-from media_analysis.services.runs import run_start
 from media_analysis.verdict import verdict_compute
-from monitoring.services import run_resettle
 
 # JSON documents never loaded for lists: one image's heatmap can weigh megabytes.
 HEAVY_ANALYSIS_FIELDS = ("result_payload", "error_details")
@@ -48,7 +49,7 @@ HEAVY_ANALYSIS_FIELDS = ("result_payload", "error_details")
 
 def verdict_label(verdict: str | None) -> str:
     """The label the verdict vocabulary gives a stored verdict, as the pages and PDF show it."""
-    return Verdict(verdict).label if verdict else EMPTY
+    return choice_label(Verdict, verdict, empty=EMPTY)
 
 
 class LightAnalysisChangeList(ChangeList):

@@ -2,7 +2,7 @@
 
 Pages receive these dicts through `json_script`, so the browser only draws: every normalisation
 (frame indices to a 0-100 % timeline, downsampling, histograms, heatmap reduction) happens here,
-the same way for every model, and reuses the PDF report's rules where both show the same thing.
+the same way for every model, with the readers and rules of `results` that the PDF report uses too.
 
 Payloads come from the inference server and are not trusted: a value that is not a finite number
 is skipped (or sent as null in a matrix), scores are clamped to 0-1, and any shape that is not the
@@ -18,17 +18,26 @@ from typing import Any
 
 from django.conf import settings
 
-from media_analysis.choices import AnalysisStatus, MediaType, Prediction
+from media_analysis.choices import AnalysisStatus, MediaType
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.reports.charts import as_number, downsample, frame_scores, timeline_points
-from media_analysis.reports.pdf import SUSPICIOUS_FRAME_SCORE, flatten
+from media_analysis.results import (
+    AUDIO_SECTIONS,
+    analysis_payload,
+    as_number,
+    downsample,
+    flatten,
+    model_result,
+    reduce_matrix,
+    round_for_chart,
+    suspicious_count,
+    timeline_points,
+)
 
 # The rolling mean spans this share of a model's frame scores, but never fewer than
 # ROLLING_MEAN_MIN_WINDOW of them: wide enough to show a trend, narrow enough to keep bursts.
 ROLLING_MEAN_SHARE = 0.05
 ROLLING_MEAN_MIN_WINDOW = 3
 HISTOGRAM_BINS = 10
-AUDIO_SECTIONS = ("properties", "pitch", "energy", "spectral", "voice_quality")
 # Keys the model page shows elsewhere (charts, the result card, the environment card), left out
 # of its "Result details" table.
 SHOWN_ELSEWHERE_KEYS = frozenset(
@@ -46,23 +55,13 @@ SHOWN_ELSEWHERE_KEYS = frozenset(
 )
 
 
-def _payload(analysis: DeepfakeAnalysis) -> dict[str, Any]:
-    payload = analysis.result_payload
-    return payload if isinstance(payload, dict) else {}
-
-
 def _clamp_score(value: float) -> float:
     return min(max(value, 0.0), 1.0)
 
 
-def _rounded(value: float) -> float:
-    # Four decimals are below a pixel on any chart and keep the page's JSON small.
-    return round(value, 4)
-
-
 def media_kind(analysis: DeepfakeAnalysis) -> str:
     """VIDEO, AUDIO or IMAGE: the payload's own `media_type` first, then the stored column."""
-    declared = _payload(analysis).get("media_type")
+    declared = analysis_payload(analysis).get("media_type")
     if isinstance(declared, str) and declared.upper() in MediaType.values:
         return declared.upper()
     return analysis.media_type or analysis.run.media.media_type
@@ -81,11 +80,8 @@ def media_duration(media: object) -> float | None:
     return seconds if seconds is not None and seconds > 0 else None
 
 
-def _scores(analysis: DeepfakeAnalysis) -> list[tuple[float, float]]:
-    return [
-        (index, _clamp_score(score))
-        for index, score in frame_scores(_payload(analysis).get("frame_predictions"))
-    ]
+def _clamped(scores: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(index, _clamp_score(score)) for index, score in scores]
 
 
 # --- Run page -------------------------------------------------------------------------------------
@@ -99,37 +95,35 @@ def run_chart_data(*, run: AnalysisRun) -> dict[str, Any]:
     confidence = []
     processing = []
     for analysis in run.analyses.all():
-        payload = _payload(analysis)
-        completed = analysis.status == AnalysisStatus.COMPLETED
-        scores = _scores(analysis) if completed else []
-        if scores:
-            points = timeline_points(scores, frame_count=payload.get("frame_count"))
+        result = model_result(analysis=analysis)
+        if result.completed and result.scores:
+            points = timeline_points(
+                _clamped(result.scores), frame_count=result.payload.get("frame_count")
+            )
             timeline.append(
                 {
                     "model": analysis.model_name,
                     "points": [
-                        {"x": _rounded(x), "y": _rounded(y * 100)}
+                        {"x": round_for_chart(x), "y": round_for_chart(y * 100)}
                         for x, y in downsample(points, limit=limit)
                     ],
                 }
             )
-        value = as_number(analysis.confidence)
-        if completed and value is not None and analysis.prediction in Prediction.values:
+        value = result.prediction_confidence
+        if value is not None:
             confidence.append(
                 {
                     "model": analysis.model_name,
                     "prediction": analysis.prediction,
-                    "confidence": _rounded(_clamp_score(value) * 100),
+                    "confidence": round_for_chart(_clamp_score(value) * 100),
                 }
             )
-        seconds = as_number(analysis.processing_time)
-        if seconds is None:
-            seconds = as_number(payload.get("processing_time"))
+        seconds = result.processing_time
         if seconds is not None and seconds >= 0:
             processing.append(
                 {
                     "model": analysis.model_name,
-                    "seconds": _rounded(seconds),
+                    "seconds": round_for_chart(seconds),
                     # An abstention ("no evidence") took its time too, and did not fail.
                     "failed": analysis.status == AnalysisStatus.FAILED,
                 }
@@ -180,7 +174,8 @@ def bucket_means(values: Sequence[float], *, limit: int) -> list[float]:
 
 
 def _video_data(analysis: DeepfakeAnalysis) -> dict[str, Any] | None:
-    scores = _scores(analysis)
+    result = model_result(analysis=analysis)
+    scores = _clamped(result.scores)
     if not scores:
         return None
     limit = settings.PAGE_CHART_MAX_POINTS
@@ -190,7 +185,7 @@ def _video_data(analysis: DeepfakeAnalysis) -> dict[str, Any] | None:
     duration = media_duration(analysis.run.media)
     seconds_at: dict[float, float] = {}
     if duration is not None:
-        positions = timeline_points(scores, frame_count=_payload(analysis).get("frame_count"))
+        positions = timeline_points(scores, frame_count=result.payload.get("frame_count"))
         seconds_at = {
             index: duration * position / 100
             for (index, _), (position, _) in zip(scores, positions, strict=True)
@@ -198,22 +193,22 @@ def _video_data(analysis: DeepfakeAnalysis) -> dict[str, Any] | None:
 
     def point(index: float, score: float) -> dict[str, float]:
         # `x` is the model's frame or window index; `t` (with a known duration) its time in s.
-        entry = {"x": _rounded(index), "y": _rounded(score * 100)}
+        entry = {"x": round_for_chart(index), "y": round_for_chart(score * 100)}
         if index in seconds_at:
-            entry["t"] = _rounded(seconds_at[index])
+            entry["t"] = round_for_chart(seconds_at[index])
         return entry
 
     return {
         "duration": duration,
         "frames": [point(x, y) for x, y in downsample(scores, limit=limit)],
         "rollingMean": [point(x, y) for x, y in _evenly(indexed_means, limit=limit)],
-        "heatStrip": [_rounded(value) for value in bucket_means(values, limit=limit)],
+        "heatStrip": [round_for_chart(value) for value in bucket_means(values, limit=limit)],
         "histogram": histogram(values),
         "count": len(values),
-        "suspicious": sum(1 for value in values if value > SUSPICIOUS_FRAME_SCORE),
-        "mean": _rounded(math.fsum(values) / len(values)),
-        "max": _rounded(max(values)),
-        "min": _rounded(min(values)),
+        "suspicious": suspicious_count(values),
+        "mean": round_for_chart(math.fsum(values) / len(values)),
+        "max": round_for_chart(max(values)),
+        "min": round_for_chart(min(values)),
     }
 
 
@@ -226,48 +221,6 @@ def _evenly(points: Sequence[tuple[float, float]], *, limit: int) -> list[tuple[
     if picked[-1] != points[-1]:
         picked[-1] = points[-1]
     return picked
-
-
-def reduce_matrix(value: object, *, limit: int) -> dict[str, Any] | None:
-    """A 2-D list of numbers averaged down to at most `limit` x `limit` cells, with its range.
-
-    Ragged rows are read as if padded with gaps; cells without a finite number are null. None when
-    `value` is not a non-empty list of lists or holds no number at all.
-    """
-    if not isinstance(value, list) or not value or not all(isinstance(row, list) for row in value):
-        return None
-    height = len(value)
-    width = max(len(row) for row in value)
-    if width == 0:
-        return None
-    out_h, out_w = min(height, limit), min(width, limit)
-    sums = [[0.0] * out_w for _ in range(out_h)]
-    counts = [[0] * out_w for _ in range(out_h)]
-    for row_index, row in enumerate(value):
-        target_row = row_index * out_h // height
-        for column_index, cell in enumerate(row):
-            number = as_number(cell)
-            if number is None:
-                continue
-            target_column = column_index * out_w // width
-            sums[target_row][target_column] += number
-            counts[target_row][target_column] += 1
-    cells = [
-        [
-            _rounded(total / count) if count else None
-            for total, count in zip(sum_row, count_row, strict=True)
-        ]
-        for sum_row, count_row in zip(sums, counts, strict=True)
-    ]
-    numbers = [cell for row in cells for cell in row if cell is not None]
-    if not numbers:
-        return None
-    return {
-        "rows": cells,
-        "min": min(numbers),
-        "max": max(numbers),
-        "sourceShape": [height, width],
-    }
 
 
 def _spectrogram(payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -285,7 +238,7 @@ def _spectrogram(payload: dict[str, Any]) -> dict[str, Any] | None:
             limit = settings.PAGE_CHART_MAX_POINTS
             return {
                 "kind": "series",
-                "values": [_rounded(v) for v in bucket_means(values, limit=limit)],
+                "values": [round_for_chart(v) for v in bucket_means(values, limit=limit)],
             }
     return None
 
@@ -311,8 +264,8 @@ def _spectrogram_axes(payload: dict[str, Any]) -> dict[str, float | None]:
     max_hz = _first_number(metrics.get("nyquist_hz"), rate / 2 if rate else None)
     seconds = _first_number(metrics.get("analysed_seconds"), properties.get("duration_seconds"))
     return {
-        "maxHz": _rounded(max_hz) if max_hz else None,
-        "seconds": _rounded(seconds) if seconds else None,
+        "maxHz": round_for_chart(max_hz) if max_hz else None,
+        "seconds": round_for_chart(seconds) if seconds else None,
     }
 
 
@@ -329,7 +282,7 @@ def audio_figures(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def analysis_chart_data(*, analysis: DeepfakeAnalysis) -> dict[str, Any]:
     """What the model report page draws, by media type."""
-    payload = _payload(analysis)
+    payload = analysis_payload(analysis)
     kind = media_kind(analysis)
     data: dict[str, Any] = {"kind": kind}
     if kind == MediaType.VIDEO:
@@ -345,7 +298,7 @@ def analysis_chart_data(*, analysis: DeepfakeAnalysis) -> dict[str, Any]:
 
 def result_tables(*, analysis: DeepfakeAnalysis) -> dict[str, Any]:
     """The payload's `metrics` and its remaining plain fields as flattened key/value rows."""
-    payload = _payload(analysis)
+    payload = analysis_payload(analysis)
     metrics, metrics_truncated = flatten(payload.get("metrics"))
     rest = {key: value for key, value in payload.items() if key not in SHOWN_ELSEWHERE_KEYS}
     if media_kind(analysis) == MediaType.AUDIO:

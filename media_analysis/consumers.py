@@ -41,8 +41,6 @@ from media_analysis.selectors import (
     runs_active_for_user,
 )
 
-PROGRESS_WEBSOCKET_PATH = "/ws/progress/"
-
 
 class CloseCode(enum.IntEnum):
     """Application close codes (4000-4999), modelled on the HTTP status they stand for."""

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts.ws_tickets import PROGRESS_WEBSOCKET_PATH
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
-from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
 
 # Stands for the id in the page addresses handed to the script, which puts each run's id there.
 _ID_PLACEHOLDER = uuid.UUID(int=0)

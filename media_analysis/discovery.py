@@ -5,7 +5,7 @@ for ML_STATS_CACHE_SECONDS so that a burst of uploads costs one request; failure
 so the first request after the server comes back sees it.
 
 A model may declare the file extensions it reads (`accepted_formats`, an extension of the contract
-described in `docs/inference-contract.md`); it is then offered only files of those formats, so a
+described in `mlserver/CONTRACT.md`); it is then offered only files of those formats, so a
 PNG never goes to a JPEG-only model to fail there. Without the list, every format of its media
 types is offered, as the public server expects.
 """

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
 from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
+from media_analysis.results import verdict_thresholds
 
 # Sentences of a model description that say what the model cannot do.
 _LIMIT_WORDS = re.compile(
@@ -81,7 +80,7 @@ def _meaning(run: AnalysisRun) -> str:
 
 
 def _thresholds() -> str:
-    fake, real = settings.VERDICT_FAKE_THRESHOLD, settings.VERDICT_REAL_THRESHOLD
+    fake, real = verdict_thresholds()
     return (
         f"A weighted fake score above {_percent(fake)} reads \u201cLikely deepfake\u201d, below "
         f"{_percent(real)} \u201cLikely authentic\u201d; from {_percent(real)} to "

@@ -1,4 +1,4 @@
-"""The inference-server client: `/stats` and `/analyze`, per the contract in `ml-contract.md`.
+"""The inference-server client: `/stats` and `/analyze`, per the contract (`mlserver/CONTRACT.md`).
 
 Every call carries the API key and its own correlation id (logged, and stored with failures) so
 that one request can be followed across both services. Failures are classified once, here:
@@ -8,7 +8,7 @@ an unreadable body).
 
 A 200 answer is either a result (a prediction and its confidence) or an abstention ("no evidence":
 `data.abstained` true with a `reason`), this project's extension of the contract
-(`docs/inference-contract.md`). An abstention is an answer, not a failure: it is never retried.
+(`mlserver/CONTRACT.md`). An abstention is an answer, not a failure: it is never retried.
 """
 
 from __future__ import annotations

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from drishtiksha.paging import query_string
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.models import Media
-from media_analysis.reports.pdf import format_bitrate, format_duration
+from media_analysis.results import as_mapping, format_bitrate, format_duration
 from media_analysis.selectors import DEFAULT_MEDIA_ORDERING, MediaFilters
 from media_analysis.services.prepare import REFUSED_PREFIX
 
@@ -72,17 +72,6 @@ def dashboard_params(*, filters: MediaFilters, page_size: int) -> dict[str, str]
         "pageSize": "" if page_size == settings.DASHBOARD_PAGE_SIZE else str(page_size),
     }
     return {key: value for key, value in params.items() if value}
-
-
-def query_string(params: dict[str, str], **changes: Any) -> str:
-    """`?a=1&b=2` from `params` with `changes` applied; empty values are dropped."""
-    merged = dict(params)
-    for key, value in changes.items():
-        if value:
-            merged[key] = str(value)
-        else:
-            merged.pop(key, None)
-    return f"?{urlencode(merged)}" if merged else "?"
 
 
 @dataclass(frozen=True)
@@ -147,17 +136,9 @@ def _file_check(media: Media) -> str:
 
 def metadata_rows(media: Media) -> list[tuple[str, str]]:
     """(label, value) rows of the media page's metadata panel; unknown values are left out."""
-    metadata = media.metadata if isinstance(media.metadata, dict) else {}
-
-    def section(name: str) -> dict[str, Any]:
-        value = metadata.get(name)
-        return value if isinstance(value, dict) else {}
-
+    metadata = as_mapping(media.metadata)
     container, video, image, audio = (
-        section("format"),
-        section("video"),
-        section("image"),
-        section("audio"),
+        as_mapping(metadata.get(name)) for name in ("format", "video", "image", "audio")
     )
     picture = video or image
     rows = [

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,18 +23,17 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import audit_context_from_request
 from drishtiksha.errors import DomainError, NotFound
 from media_analysis.file_delivery import stored_file_response
-from media_analysis.models import AnalysisRun, ShareLink
+from media_analysis.models import ShareLink
 from media_analysis.reports.pdf import run_report_content_disposition, run_report_pdf
+from media_analysis.run_report import run_report_context, share_section_context
 from media_analysis.selectors import run_get_for_user
 from media_analysis.services.sharing import (
     share_audit_context,
     share_link_create,
     share_link_expiry_choices,
     share_link_get_for_user,
-    share_link_list_for_run,
     share_link_resolve,
     share_link_revoke,
-    share_link_status,
     share_link_view_record,
 )
 
@@ -50,20 +48,6 @@ def share_url(request: HttpRequest, token: str) -> str:
     return request.build_absolute_uri(reverse("media:share", kwargs={"token": token}))
 
 
-def share_section_context(
-    *, run: AnalysisRun, new_url: str = "", new_link: ShareLink | None = None
-) -> dict[str, Any]:
-    """The owner's share section: the run's links with their state, and a just-made link."""
-    links = share_link_list_for_run(run=run)
-    return {
-        "share_links": [(link, share_link_status(link)) for link in links],
-        "share_expiry_choices": share_link_expiry_choices(),
-        "share_default_days": settings.SHARE_LINK_DEFAULT_DAYS,
-        "share_new_url": new_url,
-        "share_new_link": new_link,
-    }
-
-
 def _expiry_from_form(value: str) -> timedelta | None:
     try:
         days = int(value)
@@ -76,8 +60,6 @@ def _expiry_from_form(value: str) -> timedelta | None:
 @require_POST
 def run_share_create_view(request: HttpRequest, run_id: Any) -> HttpResponse:
     """Make a link and show the run page with it, the one time its full URL is shown."""
-    from media_analysis.views import run_report_context
-
     try:
         run = run_get_for_user(user=request.user, run_id=run_id)
     except NotFound as error:
@@ -141,8 +123,6 @@ def _shared(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 @_shared
 def shared_run_view(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
-    from media_analysis.views import run_report_context
-
     share_link_view_record(link=link, audit=share_audit_context(link=link, request=request))
     context = {**run_report_context(run=link.run), "shared": True, "share_token": token}
     return render(request, "media_analysis/run_detail.html", context)

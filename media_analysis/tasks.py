@@ -1,8 +1,9 @@
-"""Celery tasks of the analysis pipeline: thin interfaces that pass ids to `services.runs`.
+"""Celery tasks of the analysis pipeline: thin interfaces that pass ids to the pipeline.
 
-Queues: `analyze_with_model` runs on `analysis`, everything else on `housekeeping` (see
-CELERY_TASK_ROUTES), so that housekeeping can be given workers that never wait behind
-minutes-long inference.
+Each task is named `media_analysis.<the service it runs>` (the names live in `task_names`, where
+the services find them to enqueue). Queues: `media_analysis.analysis_execute` runs on `analysis`,
+everything else on `housekeeping` (see CELERY_TASK_ROUTES), so that housekeeping can be given
+workers that never wait behind minutes-long inference.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from drishtiksha.errors import NotFound
+from drishtiksha.retry import backoff_delay
+from media_analysis import task_names
 from media_analysis.models import Media
-from media_analysis.robustness import robustness_copy_make
-from media_analysis.services.links import link_import_fetch
-from media_analysis.services.runs import (
+from media_analysis.pipeline.common import InferenceUnavailable
+from media_analysis.pipeline.dispatch import run_dispatch
+from media_analysis.pipeline.execute import (
     AnalysisOutcome,
-    InferenceUnavailable,
     Outcome,
     analysis_execute,
     analysis_fail,
-    backoff_delay,
-    run_dispatch,
-    run_finalize,
-    run_finalize_if_settled,
-    runs_reap,
 )
+from media_analysis.pipeline.finish import run_finalize, run_finalize_if_settled
+from media_analysis.pipeline.reaper import runs_reap
+from media_analysis.robustness import robustness_copy_make
+from media_analysis.services.links import link_import_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ _FINAL_OUTCOMES = frozenset(
 
 @shared_task(
     bind=True,
-    name="media_analysis.analyze_with_model",
+    name=task_names.ANALYSIS_EXECUTE,
     # Acknowledged only once done, and handed to another worker if this one dies mid-analysis;
     # the analysis lease keeps the redelivered copy from running next to a live one.
     acks_late=True,
@@ -51,7 +52,7 @@ _FINAL_OUTCOMES = frozenset(
     # Attempts are counted on the analysis row (they survive redelivery); see the service.
     max_retries=None,
 )
-def analyze_with_model(self: Task, *, analysis_id: str) -> str:
+def analysis_execute_task(self: Task, *, analysis_id: str) -> str:
     """Run one model on one media item; the last of a run's models to finish finalizes the run.
 
     Never fails: whatever happens ends as a stored result or a stored error, so that the run's
@@ -112,11 +113,11 @@ def _fail(analysis_id: str, *, message: str, details: dict) -> AnalysisOutcome:
 
 
 @shared_task(
-    name="media_analysis.finalize_run",
+    name=task_names.RUN_FINALIZE,
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def finalize_run(*, run_id: str) -> str | None:
+def run_finalize_task(*, run_id: str) -> str | None:
     """The chord callback of a run: settle its status and verdict."""
     try:
         return run_finalize(run_id=run_id).status
@@ -127,13 +128,13 @@ def finalize_run(*, run_id: str) -> str | None:
 
 @shared_task(
     bind=True,
-    name="media_analysis.dispatch_run",
+    name=task_names.RUN_DISPATCH,
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
     # Bounded by ANALYSIS_DISCOVERY_TIMEOUT_SECONDS in the service, not by a retry count.
     max_retries=None,
 )
-def dispatch_run(self: Task, *, run_id: str) -> str | None:
+def run_dispatch_task(self: Task, *, run_id: str) -> str | None:
     """Create a run's analyses once the inference server says which models it has."""
     try:
         return run_dispatch(run_id=run_id).status
@@ -151,22 +152,22 @@ def dispatch_run(self: Task, *, run_id: str) -> str | None:
 
 
 @shared_task(
-    name="media_analysis.reap_stuck_runs",
+    name=task_names.RUNS_REAP,
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def reap_stuck_runs() -> dict[str, list[str]]:
+def runs_reap_task() -> dict[str, list[str]]:
     """Beat, every ANALYSIS_REAPER_INTERVAL_SECONDS. Cost: one query for stale analyses, one
     lease check per stale analysis, one query for runs to settle and one for undispatched runs."""
     return runs_reap().as_dict()
 
 
 @shared_task(
-    name="media_analysis.make_robustness_copy",
+    name=task_names.ROBUSTNESS_COPY_MAKE,
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def make_robustness_copy(*, media_id: str) -> str | None:
+def robustness_copy_make_task(*, media_id: str) -> str | None:
     """Re-encode an upload whose owner asked for the robustness check, and analyse the copy."""
     media = Media.objects.select_related("owner", "latest_run").filter(pk=media_id).first()
     if media is None:
@@ -176,11 +177,11 @@ def make_robustness_copy(*, media_id: str) -> str | None:
 
 
 @shared_task(
-    name="media_analysis.link_fetch",
+    name=task_names.LINK_IMPORT_FETCH,
     soft_time_limit=settings.LINK_FETCH_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.LINK_FETCH_TASK_TIME_LIMIT_SECONDS,
 )
-def link_fetch(*, link_import_id: str) -> str | None:
+def link_import_fetch_task(*, link_import_id: str) -> str | None:
     """Download a submitted link and ingest it as an upload. Cost: one download of at most
     MAX_UPLOAD_SIZE bytes, then the upload's checks (a read of the file and its hash)."""
     link_import = link_import_fetch(link_import_id=link_import_id)

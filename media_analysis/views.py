@@ -20,17 +20,16 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.ws_tickets import PROGRESS_WEBSOCKET_PATH
 from audit.services import audit_context_from_request
 from drishtiksha.db import connection_give_back
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
 from drishtiksha.forms import form_add_domain_error
-from drishtiksha.paging import IdsFirstPaginator
+from drishtiksha.paging import IdsFirstPaginator, page_links, query_string
 from media_analysis import chart_data, discovery, ml_client
 from media_analysis.batch import too_many_files_error
-from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
-from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
+from media_analysis.choices import MediaType, RunStatus, Verdict
 from media_analysis.discovery import InferenceModel
-from media_analysis.explanations import verdict_explanation
 from media_analysis.formats import FORMATS_BY_EXTENSION, accepted_formats_summary
 from media_analysis.forms import ROBUSTNESS_FIELD, AnalyzeForm, DescriptionForm, UploadForm
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, DeepfakeAnalysis, Media
@@ -39,12 +38,13 @@ from media_analysis.pages import (
     dashboard_params,
     metadata_rows,
     page_size_parse,
-    query_string,
     safe_next,
     sort_columns,
     vocabulary,
 )
+from media_analysis.pipeline.start import run_start
 from media_analysis.robustness import robustness_summary
+from media_analysis.run_report import run_report_context, share_section_context
 from media_analysis.selectors import (
     MediaFilters,
     analysis_get_for_user,
@@ -56,7 +56,6 @@ from media_analysis.selectors import (
 )
 from media_analysis.services.ingest import media_ingest
 from media_analysis.services.media import media_delete, media_update
-from media_analysis.services.runs import run_start
 
 T = TypeVar("T")
 MEDIA_URL_PLACEHOLDER = uuid.UUID(int=0)
@@ -126,12 +125,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             # A size typed into the URL is offered too, so submitting the form again keeps it.
             "page_size_choices": sorted({*settings.DASHBOARD_PAGE_SIZE_CHOICES, page_size}),
             "columns": sort_columns(params=params, ordering=filters.ordering),
-            "first_url": query_string(params, page=""),
-            "previous_url": query_string(params, page=page.number - 1)
-            if page.has_previous()
-            else "",
-            "next_url": query_string(params, page=page.number + 1) if page.has_next() else "",
-            "last_url": query_string(params, page=paginator.num_pages),
+            **page_links(params=params, page=page),
             "current_url": f"{request.path}{query_string(page_params)}",
             "media_types": [c for c in MediaType.choices if c[0] != MediaType.UNKNOWN],
             "statuses": RunStatus.choices,
@@ -384,29 +378,10 @@ def media_delete_view(request: HttpRequest, media_id: Any) -> HttpResponse:
 # --- Run and model report pages -------------------------------------------------------------------
 
 
-def run_report_context(*, run: Any) -> dict[str, Any]:
-    """What the run report shows, to its owner and (read-only) through a share link."""
-    analyses = list(run.analyses.all())
-    return {
-        "run": run,
-        "media": run.media,
-        "analyses": analyses,
-        "completed": [a for a in analyses if a.status == AnalysisStatus.COMPLETED],
-        "abstained": [a for a in analyses if a.status == AnalysisStatus.ABSTAINED],
-        "failed": [a for a in analyses if a.status == AnalysisStatus.FAILED],
-        "is_active": run.status in RunStatus.active(),
-        "explanation": verdict_explanation(run=run, analyses=analyses),
-        "charts": chart_data.run_chart_data(run=run),
-    }
-
-
 @login_required
 @require_GET
 def run_detail_view(request: HttpRequest, run_id: Any) -> HttpResponse:
     run = _or_404(run_get_for_user, user=request.user, run_id=run_id)
-    # Imported here: the share pages reuse this module's report context.
-    from media_analysis.share_views import share_section_context
-
     context = {**run_report_context(run=run), **share_section_context(run=run)}
     return render(request, "media_analysis/run_detail.html", context)
 

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from rest_framework import serializers
+from django.utils import timezone
 
-from drishtiksha.api.serializers import CamelCaseSerializer
-from monitoring.api.serializers import AnalyticsSerializer
+from monitoring.analytics import (
+    AnalysisTiming,
+    Analytics,
+    DayCount,
+    ModelAnalytics,
+    VerdictCount,
+)
 from monitoring.models import ServerHealth
-from monitoring.selectors import Analytics
 
 PERCENT_MAX = 100.0
+UTC_OFFSET = "+00:00"
 # The per-model flags of `/stats` -> the media type they stand for.
 MODEL_MEDIA_FLAGS = (
     ("isVideo", "Video"),
@@ -145,18 +151,88 @@ def loaded_models(stats: dict[str, Any]) -> list[LoadedModel]:
     return sorted(models, key=lambda model: (not model.loaded, model.name))
 
 
-class HistoryPointSerializer(CamelCaseSerializer):
-    """One point of the health chart; the page needs no payload."""
+# --- The charts' JSON -----------------------------------------------------------------------------
+# The same camelCase shape as the monitoring API's answers (`monitoring.api.serializers`), so that
+# the page and the API never describe a figure differently; a test compares the two.
 
-    checked_at = serializers.DateTimeField()
-    status = serializers.CharField()
-    response_time_ms = serializers.IntegerField(allow_null=True)
+
+def _iso_datetime(value: datetime) -> str:
+    """ISO 8601 in the current time zone, UTC written "Z": as the API writes datetimes."""
+    text = timezone.localtime(value).isoformat()
+    return f"{text.removesuffix(UTC_OFFSET)}Z" if text.endswith(UTC_OFFSET) else text
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _history_point(health: ServerHealth) -> dict[str, Any]:
+    """One point of the health chart; the page needs no payload."""
+    return {
+        "checkedAt": _iso_datetime(health.checked_at),
+        "status": str(health.status),
+        "responseTimeMs": health.response_time_ms,
+    }
+
+
+def _model_figures(model: ModelAnalytics) -> dict[str, Any]:
+    return {
+        "modelName": model.model_name,
+        "count": model.count,
+        "completed": model.completed,
+        "failed": model.failed,
+        "failureRate": _float_or_none(model.failure_rate),
+        "processingTimeAvg": _float_or_none(model.processing_time_avg),
+        "processingTimeMin": _float_or_none(model.processing_time_min),
+        "processingTimeMax": _float_or_none(model.processing_time_max),
+        "processingTimeP95": _float_or_none(model.processing_time_p95),
+        "confidenceByMediaType": {
+            str(media_type): _float_or_none(average)
+            for media_type, average in model.confidence_by_media_type.items()
+        },
+    }
+
+
+def _timing(timing: AnalysisTiming) -> dict[str, Any]:
+    return {
+        "analysisId": str(timing.analysis_id),
+        "runId": str(timing.run_id),
+        "mediaId": str(timing.media_id),
+        "modelName": timing.model_name,
+        "mediaFilename": timing.media_filename,
+        "mediaType": None if timing.media_type is None else str(timing.media_type),
+        "processingTime": float(timing.processing_time),
+    }
+
+
+def _day_count(day: DayCount) -> dict[str, Any]:
+    return {"day": day.day.isoformat(), "count": day.count}
+
+
+def _verdict_count(verdict: VerdictCount) -> dict[str, Any]:
+    return {
+        "verdict": None if verdict.verdict is None else str(verdict.verdict),
+        "label": str(verdict.label),
+        "count": verdict.count,
+    }
+
+
+def _analytics_figures(analytics: Analytics) -> dict[str, Any]:
+    """The analytics as plain JSON data, in the API's shape."""
+    return {
+        "days": analytics.days,
+        "since": _iso_datetime(analytics.since),
+        "models": [_model_figures(model) for model in analytics.models],
+        "slowest": [_timing(timing) for timing in analytics.slowest],
+        "fastest": [_timing(timing) for timing in analytics.fastest],
+        "uploadsPerDay": [_day_count(day) for day in analytics.uploads_per_day],
+        "verdicts": [_verdict_count(verdict) for verdict in analytics.verdicts],
+    }
 
 
 def chart_data(*, history: list[ServerHealth], analytics: Analytics) -> dict[str, Any]:
-    """The JSON the page's charts read: the health history oldest first, and the analytics in
-    the API's own shape (so that the page and the API never describe them differently)."""
+    """The JSON the page's charts read: the health history oldest first, and the analytics."""
     return {
-        "history": HistoryPointSerializer(list(reversed(history)), many=True).data,
-        "analytics": AnalyticsSerializer(analytics).data,
+        "history": [_history_point(health) for health in reversed(history)],
+        "analytics": _analytics_figures(analytics),
     }

@@ -1,24 +1,21 @@
-"""Celery beat tasks of monitoring: thin interfaces to `monitoring.services`."""
+"""Celery beat tasks of monitoring: thin interfaces to monitoring's services."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
 
-from monitoring.services import (
-    analytics_cache_refresh,
-    monitoring_snapshot_refresh,
-    server_health_check,
-    server_health_prune,
-)
+from monitoring.analytics import analytics_cache_refresh
+from monitoring.health import server_health_check, server_health_prune
+from monitoring.snapshot import monitoring_snapshot_refresh
 
 
 @shared_task(
-    name="monitoring.check_inference_health",
+    name="monitoring.server_health_check",
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
 )
-def check_inference_health() -> dict[str, object]:
+def server_health_check_task() -> dict[str, object]:
     """Beat, every HEALTH_CHECK_INTERVAL seconds (housekeeping queue).
 
     Records the check and keeps the figures the monitoring page shows, so that the page reads

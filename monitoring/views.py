@@ -18,17 +18,22 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from media_analysis.services.runs import runs_reap
+from drishtiksha.errors import ValidationFailed
+from media_analysis.pipeline.reaper import runs_reap
 from monitoring import presenters
-from monitoring.api.serializers import AnalyticsQuerySerializer
-from monitoring.readiness import readiness_checks
-from monitoring.selectors import (
-    MonitoringSnapshot,
+from monitoring.analytics import (
+    DAYS_PARAMETER,
+    analytics_cache_refresh,
     analytics_cached_get,
-    monitoring_snapshot_get,
-    server_history_list,
+    analytics_days_parse,
 )
-from monitoring.services import analytics_cache_refresh, monitoring_snapshot_refresh
+from monitoring.health import server_history_list
+from monitoring.readiness import readiness_checks
+from monitoring.snapshot import (
+    MonitoringSnapshot,
+    monitoring_snapshot_get,
+    monitoring_snapshot_refresh,
+)
 
 # Wording of each of the reaper's counts (`ReapResult` fields).
 REAPER_LABELS = {
@@ -91,12 +96,10 @@ def _staff_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def _analytics_days(request: HttpRequest) -> tuple[int, str]:
     """`?days=` validated like the API's; an invalid value gives the default window and a note."""
-    query = AnalyticsQuerySerializer(data=request.GET)
-    if query.is_valid():
-        return query.validated_data["days"], ""
-    return settings.MONITORING_ANALYTICS_DEFAULT_DAYS, " ".join(
-        str(error) for field_errors in query.errors.values() for error in field_errors
-    )
+    try:
+        return analytics_days_parse(raw=request.GET.get(DAYS_PARAMETER)), ""
+    except ValidationFailed as error:
+        return settings.MONITORING_ANALYTICS_DEFAULT_DAYS, error.message
 
 
 SECONDS_PER_MINUTE = 60

@@ -43,7 +43,7 @@ from accounts.authentication import API_KEY_REFUSED_MESSAGE, NotApiKey
 from accounts.models import User
 from accounts.throttling import PasswordResetRateThrottle, SignupRateThrottle
 from accounts.tokens import TokenPair
-from accounts.ws_tickets import ws_ticket_issue
+from accounts.ws_tickets import PROGRESS_WEBSOCKET_PATH, ws_ticket_issue
 from audit.services import audit_context_from_request
 from drishtiksha.api.authentication import (
     clear_auth_cookie,
@@ -53,7 +53,6 @@ from drishtiksha.api.authentication import (
 from drishtiksha.api.pagination import EnvelopePagination
 from drishtiksha.api.responses import ApiResponse
 from drishtiksha.http import client_ip, public_base_url
-from media_analysis.consumers import PROGRESS_WEBSOCKET_PATH
 
 TAG = "auth"
 

@@ -35,6 +35,7 @@ from media_analysis.api.serializers import (
 from media_analysis.choices import MediaType, RunStatus, Verdict
 from media_analysis.file_delivery import stored_file_response
 from media_analysis.formats import accepted_formats_summary
+from media_analysis.pipeline.start import run_start
 from media_analysis.reports.pdf import run_report_content_disposition, run_report_pdf
 from media_analysis.reports.selectors import run_get_for_report
 from media_analysis.selectors import (
@@ -45,7 +46,6 @@ from media_analysis.selectors import (
 )
 from media_analysis.services.ingest import media_ingest
 from media_analysis.services.media import media_delete, media_update
-from media_analysis.services.runs import run_start
 
 TAG = "media"
 

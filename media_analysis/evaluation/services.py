@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from drishtiksha.errors import DomainError, ValidationFailed
+from drishtiksha.task_send import task_signature
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus
 from media_analysis.evaluation import metrics
 from media_analysis.evaluation.models import (
@@ -42,6 +43,7 @@ from media_analysis.evaluation.models import (
 )
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
 from media_analysis.services.ingest import media_ingest
+from media_analysis.task_names import EVALUATION_FINALIZE
 from media_analysis.verdict import fake_probability
 
 logger = logging.getLogger(__name__)
@@ -218,9 +220,8 @@ def evaluation_start(
         "evaluation %s started: %d items, %d skipped", evaluation.pk, ingested, len(skipped)
     )
     if finish_later:
-        from media_analysis.evaluation.tasks import finalize_evaluation
-
-        transaction.on_commit(lambda: finalize_evaluation.delay(evaluation_id=str(evaluation.pk)))
+        finalize = task_signature(EVALUATION_FINALIZE, evaluation_id=str(evaluation.pk))
+        transaction.on_commit(finalize.apply_async)
     return EvaluationStarted(evaluation=evaluation, skipped=skipped)
 
 

@@ -10,6 +10,7 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 
+from media_analysis import task_names
 from media_analysis.evaluation.models import Evaluation
 from media_analysis.evaluation.services import evaluation_finish_if_settled
 
@@ -18,13 +19,13 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     bind=True,
-    name="media_analysis.finalize_evaluation",
+    name=task_names.EVALUATION_FINALIZE,
     soft_time_limit=settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS,
     time_limit=settings.HOUSEKEEPING_TASK_TIME_LIMIT_SECONDS,
     # Bounded by EVALUATION_TIMEOUT_SECONDS in the service, not by a retry count.
     max_retries=None,
 )
-def finalize_evaluation(self: Task, *, evaluation_id: str) -> str | None:
+def evaluation_finalize_task(self: Task, *, evaluation_id: str) -> str | None:
     """Store the evaluation's measurements once all its runs are final; until then look again
     every EVALUATION_POLL_SECONDS. Cost: two count queries per look, one pass over the
     evaluation's analyses at the end."""

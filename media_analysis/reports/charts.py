@@ -1,11 +1,10 @@
-"""Frame-score series and the vector charts of the run report.
+"""The vector charts of the run report.
 
 Charts are `reportlab.graphics` drawings: they go into the PDF as vector paths, so they stay sharp
 when printed or zoomed, cost no image encoding, and need no rasteriser (ReportLab's bitmap renderer
-depends on Cairo, a system library). Callers pass labels already made safe for the PDF fonts.
-
-Payload values come from the inference server and are not trusted: anything that is not a finite
-number is skipped rather than drawn.
+depends on Cairo, a system library). Callers pass labels already made safe for the PDF fonts and
+points already read from the payload (see `results`: anything that is not a finite number was
+skipped there).
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, Rect, Str
 from reportlab.lib import colors
 
 from media_analysis.reports.fonts import report_fonts
+from media_analysis.results import format_percent, format_seconds
 
 # A long video has thousands of frame scores; a line of a few hundred points looks the same at
-# report size and keeps rendering fast. Statistics are always computed on every score.
+# report size and keeps rendering fast (`results.downsample`). Statistics use every score.
 CHART_MAX_POINTS = 200
 
 FONT_SIZE = 7
@@ -55,89 +55,6 @@ BAR_HEIGHT = 9
 AXIS_BAND = 26
 LEGEND_ROW_HEIGHT = 11
 LEGEND_COLUMN_WIDTH = 160
-
-
-def as_number(value: object) -> float | None:
-    """A finite float from a JSON value, or None; booleans are not numbers here."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def frame_scores(predictions: object) -> list[tuple[float, float]]:
-    """(index, score) of every usable entry of `frame_predictions`, in index order.
-
-    An entry without a numeric index takes its position in the list, so a payload that omits
-    indices still plots in order instead of disappearing.
-    """
-    if not isinstance(predictions, list):
-        return []
-    scores = []
-    for position, entry in enumerate(predictions):
-        if not isinstance(entry, dict):
-            continue
-        score = as_number(entry.get("score"))
-        if score is None:
-            continue
-        index = as_number(entry.get("index"))
-        scores.append((position if index is None else index, score))
-    scores.sort(key=lambda pair: pair[0])
-    return scores
-
-
-def timeline_points(
-    scores: Sequence[tuple[float, float]], *, frame_count: object = None
-) -> list[tuple[float, float]]:
-    """Map (index, score) to (position in the media in %, score).
-
-    Sequence models number windows (0..49) while frame models number frames (0..299), possibly
-    sampled (0, 6, 12, ...). Dense indices are divided by their own maximum, so windows span the
-    whole media; sparse indices are frame numbers and are divided by the last frame number.
-    """
-    if not scores:
-        return []
-    max_index = scores[-1][0]
-    denominator = max_index
-    count = as_number(frame_count)
-    if count is not None and count > 1 and len(scores) <= max_index <= count - 1:
-        denominator = count - 1
-    if denominator <= 0:
-        return [(0.0, score) for _, score in scores]
-    return [(min(max(100 * index / denominator, 0.0), 100.0), score) for index, score in scores]
-
-
-def downsample(
-    points: Sequence[tuple[float, float]], *, limit: int = CHART_MAX_POINTS
-) -> list[tuple[float, float]]:
-    """At most `limit` points, keeping each segment's lowest and highest score.
-
-    Keeping extremes rather than every n-th point means a short burst of suspicious frames still
-    shows as a spike.
-    """
-    if len(points) <= limit:
-        return list(points)
-    buckets = max(limit // 2, 1)
-    size = len(points) / buckets
-    kept: list[tuple[float, float]] = []
-    for bucket in range(buckets):
-        chunk = points[int(bucket * size) : int((bucket + 1) * size)]
-        if not chunk:
-            continue
-        low = min(chunk, key=lambda point: point[1])
-        high = max(chunk, key=lambda point: point[1])
-        if low == high:
-            kept.append(low)
-        else:
-            kept.extend(sorted((low, high), key=lambda point: point[0]))
-    return kept
 
 
 def _nice_ceiling(value: float) -> float:
@@ -271,7 +188,7 @@ def confidence_chart(rows: Sequence[tuple[str, str, float]], *, width: float) ->
         x = centre if fake else centre - length
         color = FAKE_COLOR if fake else REAL_COLOR
         drawing.add(Rect(x, y, length, BAR_HEIGHT, fillColor=color, strokeWidth=0))
-        value = f"{prediction} {confidence * 100:.1f}%"
+        value = f"{prediction} {format_percent(confidence)}"
         if fake:
             drawing.add(_text(centre + length + 3, y + 2, value))
         else:
@@ -310,7 +227,7 @@ def processing_time_chart(rows: Sequence[tuple[str, float, bool]], *, width: flo
         length = plot_w * max(seconds, 0.0) / scale_max
         color = NEUTRAL_COLOR if completed else FAILED_COLOR
         drawing.add(Rect(LABEL_WIDTH, y, length, BAR_HEIGHT, fillColor=color, strokeWidth=0))
-        drawing.add(_text(LABEL_WIDTH + length + 3, y + 2, f"{seconds:.2f} s"))
+        drawing.add(_text(LABEL_WIDTH + length + 3, y + 2, format_seconds(seconds)))
     drawing.add(Line(LABEL_WIDTH, plot_bottom, LABEL_WIDTH, top, strokeColor=AXIS_COLOR))
     if has_legend:
         _legend(drawing, [(NEUTRAL_COLOR, "completed"), (FAILED_COLOR, "failed")], x=LABEL_WIDTH)

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from media_analysis.choices import MediaType
 from media_analysis.models import Media
+from media_analysis.results import reduce_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,6 @@ def _colour(value: float, stops: tuple[tuple[float, tuple[int, int, int]], ...])
 
 def _matrix_image(value: object, *, stops, low: float | None = None, high: float | None = None):
     """A 2-D payload matrix as a small RGB picture (one pixel per reduced cell), or None."""
-    from media_analysis.chart_data import reduce_matrix  # chart_data imports the PDF module
-
     matrix = reduce_matrix(value, limit=_max_pixels())
     if matrix is None:
         return None

@@ -8,9 +8,9 @@ system libraries, no network.
 It prints with a Unicode TrueType font when one is configured (see `fonts`), else with the
 built-in fonts, which cover Windows-1252 only. Either way every piece of user or model text goes
 through `pdf_text` (characters the font lacks lose their accent or become "?") and, before it
-enters Paragraph markup, through `markup` (escaped, bounded in length). Payloads come
-from the inference server and are read defensively: a missing key, a null or a value of the wrong
-type is shown as "Not available", never an exception.
+enters Paragraph markup, through `markup` (escaped, bounded in length). Payloads are read and
+numbers worded by `results`, as on the pages: a missing key, a null or a value of the wrong type
+is shown as "Not available", never an exception. This module only lays out and draws.
 
 The verdict, fake score and agreement are the run's stored values, computed once when the run
 finished; the report only explains them.
@@ -22,17 +22,13 @@ import functools
 import hashlib
 import io
 import json
-import math
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from pathlib import PurePosixPath
 
-from django.conf import settings
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -53,35 +49,50 @@ from reportlab.platypus import (
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.explanations import verdict_explanation
-from media_analysis.labels import field_label
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from media_analysis.reports import charts, figures
 from media_analysis.reports.fonts import report_fonts
+from media_analysis.results import (
+    AUDIO_SECTIONS,
+    MAX_DETAIL_ROWS,
+    NOT_AVAILABLE,
+    SUSPICIOUS_FRAME_SCORE,
+    ModelResult,
+    as_mapping,
+    as_number,
+    choice_label,
+    describe_value,
+    downsample,
+    flatten,
+    format_bitrate,
+    format_bytes,
+    format_datetime,
+    format_duration,
+    format_number,
+    format_percent,
+    format_seconds,
+    format_threshold,
+    frame_statistics,
+    matrix_shape,
+    risk_level,
+    risk_rule_text,
+    run_model_results,
+    timeline_points,
+    verdict_thresholds,
+)
 from media_analysis.robustness import robustness_summary
-from media_analysis.verdict import fake_probability as verdict_fake_probability
 
 PAGE_MARGIN = 18 * mm
 CONTENT_WIDTH = A4[0] - 2 * PAGE_MARGIN
-# A frame score is the fake probability of that frame or window; above one half it leans fake.
-SUSPICIOUS_FRAME_SCORE = 0.5
 FILENAME_STEM_MAX_LENGTH = 60
-# Free-form payload sections are printed generically; these bounds keep one chatty model from
-# filling pages.
-MAX_DETAIL_ROWS = 40
-MAX_NESTING_DEPTH = 4
-MAX_INLINE_LIST = 6
+# One model's free text (a note, an error) is cut at this length so it cannot fill pages.
 MAX_TEXT_CHARS = 1500
 # A detector's description states its failure modes at the end: room for all of it.
 MAX_DESCRIPTION_CHARS = 4000
-NOT_AVAILABLE = "Not available"
-# The same defaults as the verdict computation, for deployments that do not set them.
-DEFAULT_VERDICT_FAKE_THRESHOLD = 0.55
-DEFAULT_VERDICT_REAL_THRESHOLD = 0.45
 AGREEMENT_RULE = (
     "Agreement is the weighted share of the contributing models whose own calibrated fake "
     "probability lies in the verdict's band (above, below or between the two thresholds)."
 )
-AUDIO_SECTIONS = ("properties", "pitch", "energy", "spectral", "voice_quality")
 
 TEXT_COLOR = colors.HexColor("#111827")
 MUTED_COLOR = colors.HexColor("#6b7280")
@@ -193,239 +204,13 @@ def markup(value: object, *, limit: int = MAX_TEXT_CHARS) -> str:
     return text.replace("\n", "<br/>")
 
 
-# --- Numbers, sizes, durations, dates -------------------------------------------------------------
-
-
-def format_number(value: object) -> str:
-    """A JSON number for people: thousands separators, about four significant digits."""
-    number = charts.as_number(value)
-    if number is None:
-        return NOT_AVAILABLE
-    if number.is_integer() and abs(number) < 1e15:
-        return f"{int(number):,}"
-    if abs(number) >= 100:
-        return f"{number:,.1f}"
-    return f"{number:.4g}"
-
-
-def format_percent(value: object) -> str:
-    number = charts.as_number(value)
-    return NOT_AVAILABLE if number is None else f"{number * 100:.1f}%"
-
-
-def format_seconds(value: object) -> str:
-    number = charts.as_number(value)
-    return NOT_AVAILABLE if number is None else f"{number:.2f} s"
-
-
-def format_duration(seconds: object) -> str:
-    """A duration given in seconds, e.g. 12.3 s, 2 min 5.5 s, 1 h 2 min 3 s."""
-    number = charts.as_number(seconds)
-    if number is None or number < 0:
-        return NOT_AVAILABLE
-    number = round(number, 1)
-    if number < 60:
-        return f"{number:g} s"
-    if number < 3600:
-        minutes, rest = divmod(number, 60)
-        return f"{int(minutes)} min {round(rest, 1):g} s"
-    hours, rest = divmod(round(number), 3600)
-    minutes, rest = divmod(rest, 60)
-    return f"{hours} h {minutes} min {rest} s"
-
-
-def format_bytes(value: object) -> str:
-    number = charts.as_number(value)
-    if number is None or number < 0:
-        return NOT_AVAILABLE
-    exact = f"{int(number):,} bytes"
-    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if number >= factor:
-            return f"{number / factor:.1f} {unit} ({exact})"
-    return exact
-
-
-def format_bitrate(value: object) -> str:
-    number = charts.as_number(value)
-    if number is None or number <= 0:
-        return NOT_AVAILABLE
-    if number >= 1e6:
-        return f"{number / 1e6:.2f} Mbit/s"
-    return f"{number / 1e3:.0f} kbit/s"
-
-
-def format_datetime(value: datetime | None) -> str:
-    if value is None:
-        return NOT_AVAILABLE
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.get_default_timezone())
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def _percent_threshold(value: float) -> str:
-    return f"{value * 100:g}%"
-
-
-# --- Risk -----------------------------------------------------------------------------------------
-
-
-def risk_bands() -> list[tuple[str, float]]:
-    """(label, lowest fake score) from the highest band down; below the last band is "Low"."""
-    return [
-        ("High", settings.REPORT_RISK_HIGH),
-        ("Elevated", settings.REPORT_RISK_ELEVATED),
-        ("Moderate", settings.REPORT_RISK_MODERATE),
-    ]
-
-
-def risk_level(fake_score: float | None) -> str | None:
-    if fake_score is None:
-        return None
-    for label, minimum in risk_bands():
-        if fake_score >= minimum:
-            return label
-    return "Low"
-
-
-def risk_rule_text() -> str:
-    """The rule printed next to the risk level, so the reader never has to guess it."""
-    bands = risk_bands()
-    parts = [f"{label} at {_percent_threshold(minimum)} or above" for label, minimum in bands]
-    lowest = _percent_threshold(bands[-1][1])
-    return f"Risk level from the fake score: {', '.join(parts)}, Low below {lowest}."
-
-
-def verdict_thresholds() -> tuple[float, float]:
-    """(fake above, real below) as the verdict computation reads them."""
-    return (
-        getattr(settings, "VERDICT_FAKE_THRESHOLD", DEFAULT_VERDICT_FAKE_THRESHOLD),
-        getattr(settings, "VERDICT_REAL_THRESHOLD", DEFAULT_VERDICT_REAL_THRESHOLD),
-    )
-
-
-# --- Payload reading ------------------------------------------------------------------------------
-
-
-def _mapping(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-@dataclass(frozen=True)
-class FrameStatistics:
-    count: int
-    mean: float
-    minimum: float
-    maximum: float
-    std: float
-    suspicious: int
-
-    @property
-    def suspicious_share(self) -> float:
-        return self.suspicious / self.count
-
-
-def frame_statistics(scores: list[float]) -> FrameStatistics | None:
-    """Statistics over every frame score (population standard deviation)."""
-    if not scores:
-        return None
-    count = len(scores)
-    mean = math.fsum(scores) / count
-    variance = math.fsum((score - mean) ** 2 for score in scores) / count
-    return FrameStatistics(
-        count=count,
-        mean=mean,
-        minimum=min(scores),
-        maximum=max(scores),
-        std=math.sqrt(variance),
-        suspicious=sum(1 for score in scores if score > SUSPICIOUS_FRAME_SCORE),
-    )
-
-
-def describe_value(value: object) -> str:
-    """One free-form payload value as a short line: long lists are summarised, not dumped."""
-    if value is None:
-        return NOT_AVAILABLE
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return format_number(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        if not value:
-            return "(empty list)"
-        numbers = [charts.as_number(item) for item in value]
-        if all(number is not None for number in numbers) and not any(
-            isinstance(item, str) for item in value
-        ):
-            if len(value) <= MAX_INLINE_LIST:
-                return ", ".join(format_number(number) for number in numbers)
-            mean = math.fsum(numbers) / len(numbers)
-            return (
-                f"{len(numbers):,} values: min {format_number(min(numbers))}, "
-                f"mean {format_number(mean)}, max {format_number(max(numbers))}"
-            )
-        return f"list of {len(value):,} items"
-    if isinstance(value, dict):
-        return f"{len(value):,} entries"
-    return str(value)
-
-
-def _flatten(value: object, key: str, depth: int) -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict) and value and depth < MAX_NESTING_DEPTH:
-        for child_key, child in value.items():
-            yield from _flatten(child, f"{key}.{child_key}" if key else str(child_key), depth + 1)
-    else:
-        yield (field_label(key) if key else "Value"), describe_value(value)
-
-
-def flatten(data: object, *, prefix: str = "") -> tuple[list[tuple[str, str]], bool]:
-    """(key, text) rows of a free-form dict, nested keys joined with dots; True if truncated."""
-    if not isinstance(data, dict) or not data:
-        return [], False
-    rows = list(islice(_flatten(data, prefix, 0), MAX_DETAIL_ROWS + 1))
-    return rows[:MAX_DETAIL_ROWS], len(rows) > MAX_DETAIL_ROWS
-
-
-def matrix_shape(value: object) -> tuple[int, int, bool] | None:
-    """(rows, widest row, ragged) of a list of lists; None when it is not one. O(rows)."""
-    if not isinstance(value, list) or not value or not all(isinstance(row, list) for row in value):
-        return None
-    widths = {len(row) for row in value}
-    return len(value), max(widths), len(widths) > 1
-
-
 # --- Assembling the report data -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ModelView:
-    analysis: DeepfakeAnalysis
-    payload: dict
-    scores: list[tuple[float, float]]
-
-    @property
-    def label(self) -> str:
-        return pdf_text(self.analysis.model_name)
-
-    @property
-    def completed(self) -> bool:
-        return self.analysis.status == AnalysisStatus.COMPLETED
-
-    @property
-    def processing_time(self) -> float | None:
-        seconds = charts.as_number(self.analysis.processing_time)
-        return (
-            seconds
-            if seconds is not None
-            else charts.as_number(self.payload.get("processing_time"))
-        )
 
 
 @dataclass(frozen=True)
 class _Report:
     run: AnalysisRun
-    models: list[_ModelView]
+    models: list[ModelResult]
     generated_at: datetime
     report_id: str
 
@@ -461,22 +246,12 @@ def _report_id(run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> str:
 
 
 def _collect(run: AnalysisRun) -> _Report:
-    analyses = sorted(run.analyses.all(), key=lambda analysis: analysis.model_name)
-    models = []
-    for analysis in analyses:
-        payload = _mapping(analysis.result_payload)
-        models.append(
-            _ModelView(
-                analysis=analysis,
-                payload=payload,
-                scores=charts.frame_scores(payload.get("frame_predictions")),
-            )
-        )
+    models = run_model_results(run=run)
     return _Report(
         run=run,
         models=models,
         generated_at=timezone.now(),
-        report_id=_report_id(run, analyses),
+        report_id=_report_id(run, [model.analysis for model in models]),
     )
 
 
@@ -543,15 +318,6 @@ def _flattened_table(data: object, *, prefix: str = "") -> list[Flowable]:
     return flowables
 
 
-def _choice_label(choices: type, value: str | None, *, empty: str = NOT_AVAILABLE) -> str:
-    if not value:
-        return empty
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return value
-
-
 # --- Sections -------------------------------------------------------------------------------------
 
 
@@ -564,9 +330,9 @@ def _cover(report: _Report) -> list[Flowable]:
         _key_values(
             [
                 ("Original filename", markup(filename) or NOT_AVAILABLE),
-                ("Media type", markup(_choice_label(MediaType, media.media_type))),
+                ("Media type", markup(choice_label(MediaType, media.media_type))),
                 ("Media id", str(media.id)),
-                ("Run", f"Run #{run.run_number} ({markup(_choice_label(RunStatus, run.status))})"),
+                ("Run", f"Run #{run.run_number} ({markup(choice_label(RunStatus, run.status))})"),
                 ("Run id", str(run.id)),
                 ("Uploaded", format_datetime(media.created_at)),
                 ("Run created", format_datetime(run.created_at)),
@@ -590,7 +356,7 @@ def _cover(report: _Report) -> list[Flowable]:
 
 def _verdict_box(run: AnalysisRun, completed: int, abstained: int) -> Table:
     if run.verdict:
-        label = _choice_label(Verdict, run.verdict)
+        label = choice_label(Verdict, run.verdict)
     elif run.status in RunStatus.active():
         label = "No verdict yet: the run is in progress"
     elif completed == 0 and abstained:
@@ -621,7 +387,7 @@ def _summary(report: _Report) -> list[Flowable]:
     abstained = report.count(AnalysisStatus.ABSTAINED)
     failed = report.count(AnalysisStatus.FAILED)
     unfinished = len(report.models) - completed - abstained - failed
-    fake_score = charts.as_number(run.fake_score)
+    fake_score = as_number(run.fake_score)
     risk = risk_level(fake_score)
     models_line = f"{completed} completed"
     if abstained:
@@ -631,12 +397,12 @@ def _summary(report: _Report) -> list[Flowable]:
         models_line += f", {unfinished} not finished"
     models_line += f" (of {len(report.models)})"
     rows = [
-        ("Verdict", markup(_choice_label(Verdict, run.verdict, empty="No verdict"))),
+        ("Verdict", markup(choice_label(Verdict, run.verdict, empty="No verdict"))),
         ("Fake score", format_percent(fake_score)),
         ("Agreement", format_percent(run.agreement)),
         ("Risk level", risk or "Not assessed: there is no fake score"),
         ("Models", models_line),
-        ("Run status", markup(_choice_label(RunStatus, run.status))),
+        ("Run status", markup(choice_label(RunStatus, run.status))),
     ]
     if run.error_message:
         rows.append(("Run error", markup(run.error_message)))
@@ -682,8 +448,8 @@ def _explanation(run: AnalysisRun, analyses: list[DeepfakeAnalysis]) -> list[Flo
 
 def _media_section(report: _Report) -> list[Flowable]:
     media = report.run.media
-    metadata = _mapping(media.metadata)
-    fmt = _mapping(metadata.get("format"))
+    metadata = as_mapping(media.metadata)
+    fmt = as_mapping(metadata.get("format"))
     rows = [
         ("MIME type", markup(media.mimetype or NOT_AVAILABLE)),
         ("File size", format_bytes(media.size)),
@@ -701,14 +467,14 @@ def _media_section(report: _Report) -> list[Flowable]:
         if not isinstance(stream, dict):
             continue
         width, height = (
-            charts.as_number(stream.get("width")),
-            charts.as_number(stream.get("height")),
+            as_number(stream.get("width")),
+            as_number(stream.get("height")),
         )
         resolution = f"{width:.0f} \u00d7 {height:.0f} px" if width and height else NOT_AVAILABLE
         rows.append((f"{title}: codec", markup(stream.get("codec") or NOT_AVAILABLE)))
         rows.append((f"{title}: resolution", resolution))
         if key == "video":
-            fps = charts.as_number(stream.get("fps"))
+            fps = as_number(stream.get("fps"))
             rows.append((f"{title}: frame rate", f"{fps:g} fps" if fps else NOT_AVAILABLE))
             rows.append((f"{title}: frames", format_number(stream.get("frameCount"))))
             rows.append((f"{title}: bit rate", format_bitrate(stream.get("bitRate"))))
@@ -716,8 +482,8 @@ def _media_section(report: _Report) -> list[Flowable]:
 
     audio = metadata.get("audio")
     if isinstance(audio, dict):
-        sample_rate = charts.as_number(audio.get("sampleRate"))
-        channels = charts.as_number(audio.get("channels"))
+        sample_rate = as_number(audio.get("sampleRate"))
+        channels = as_number(audio.get("channels"))
         layout = {1: " (mono)", 2: " (stereo)"}.get(int(channels) if channels else 0, "")
         rows += [
             ("Audio stream: codec", markup(audio.get("codec") or NOT_AVAILABLE)),
@@ -769,8 +535,8 @@ def _comparison_section(report: _Report) -> list[Flowable]:
                 _paragraph(
                     "-" if not used else "same" if used == analysis.model_name else markup(used)
                 ),
-                _paragraph(markup(_choice_label(AnalysisStatus, analysis.status))),
-                _paragraph(markup(_choice_label(Prediction, analysis.prediction, empty="-"))),
+                _paragraph(markup(choice_label(AnalysisStatus, analysis.status))),
+                _paragraph(markup(choice_label(Prediction, analysis.prediction, empty="-"))),
                 _paragraph(format_percent(analysis.confidence) if analysis.prediction else "-"),
                 _paragraph(format_seconds(model.processing_time)),
                 _paragraph(str(analysis.attempts)),
@@ -794,9 +560,10 @@ def _charts_section(report: _Report) -> list[Flowable]:
 
     series = [
         charts.Series(
-            label=model.label,
-            points=charts.downsample(
-                charts.timeline_points(model.scores, frame_count=model.payload.get("frame_count"))
+            label=pdf_text(model.analysis.model_name),
+            points=downsample(
+                timeline_points(model.scores, frame_count=model.payload.get("frame_count")),
+                limit=charts.CHART_MAX_POINTS,
             ),
         )
         for model in report.models
@@ -820,11 +587,9 @@ def _charts_section(report: _Report) -> list[Flowable]:
         flowables.append(_paragraph("No model reported frame-level scores.", "body"))
 
     confidence_rows = [
-        (model.label, model.analysis.prediction, confidence)
+        (pdf_text(model.analysis.model_name), model.analysis.prediction, confidence)
         for model in report.models
-        if model.completed
-        and model.analysis.prediction in Prediction.values
-        and (confidence := charts.as_number(model.analysis.confidence)) is not None
+        if (confidence := model.prediction_confidence) is not None
     ]
     if confidence_rows:
         flowables.extend(
@@ -836,7 +601,7 @@ def _charts_section(report: _Report) -> list[Flowable]:
         )
 
     time_rows = [
-        (model.label, seconds, model.completed)
+        (pdf_text(model.analysis.model_name), seconds, model.completed)
         for model in report.models
         if (seconds := model.processing_time) is not None
     ]
@@ -851,7 +616,7 @@ def _charts_section(report: _Report) -> list[Flowable]:
     return flowables
 
 
-def _frame_rows(model: _ModelView) -> list[tuple[str, str]]:
+def _frame_rows(model: ModelResult) -> list[tuple[str, str]]:
     payload = model.payload
     rows = [
         ("Frames in media", format_number(payload.get("frame_count"))),
@@ -869,7 +634,7 @@ def _frame_rows(model: _ModelView) -> list[tuple[str, str]]:
         ("Standard deviation", format_number(stats.std)),
         (
             f"Suspicious (score above {SUSPICIOUS_FRAME_SCORE:g})",
-            f"{stats.suspicious:,} of {stats.count:,} ({stats.suspicious_share * 100:.1f}%)",
+            f"{stats.suspicious:,} of {stats.count:,} ({format_percent(stats.suspicious_share)})",
         ),
     ]
     return rows
@@ -880,8 +645,8 @@ def _audio_flowables(payload: dict) -> list[Flowable]:
     for section in AUDIO_SECTIONS:
         flowables += _flattened_table(payload.get(section), prefix=section)
     for section in AUDIO_SECTIONS:
-        for key, value in _mapping(payload.get(section)).items():
-            number = charts.as_number(value)
+        for key, value in as_mapping(payload.get(section)).items():
+            number = as_number(value)
             if str(key).endswith("_ratio") and number is not None and not 0 <= number <= 1:
                 flowables.append(
                     _paragraph(
@@ -892,7 +657,7 @@ def _audio_flowables(payload: dict) -> list[Flowable]:
                         "small",
                     )
                 )
-    spectrogram = _mapping(payload.get("visualization")).get("spectrogram_data")
+    spectrogram = as_mapping(payload.get("visualization")).get("spectrogram_data")
     shape = matrix_shape(spectrogram)
     if shape:
         rows, columns, ragged = shape
@@ -912,10 +677,10 @@ def _audio_flowables(payload: dict) -> list[Flowable]:
 
 
 def _image_flowables(payload: dict, media: Media) -> list[Flowable]:
-    dimensions = _mapping(payload.get("dimensions"))
+    dimensions = as_mapping(payload.get("dimensions"))
     width, height = (
-        charts.as_number(dimensions.get("width")),
-        charts.as_number(dimensions.get("height")),
+        as_number(dimensions.get("width")),
+        as_number(dimensions.get("height")),
     )
     shape = matrix_shape(payload.get("heatmap_scores"))
     if shape:
@@ -948,23 +713,17 @@ def _image_flowables(payload: dict, media: Media) -> list[Flowable]:
     return flowables
 
 
-def _model_section(model: _ModelView, media: Media) -> list[Flowable]:
+def _model_section(model: ModelResult, media: Media) -> list[Flowable]:
     analysis, payload = model.analysis, model.payload
-    confidence = charts.as_number(analysis.confidence)
-    fake_probability = NOT_AVAILABLE
-    if model.completed and confidence is not None and analysis.prediction in Prediction.values:
-        fake_probability = format_percent(
-            float(verdict_fake_probability(prediction=analysis.prediction, confidence=confidence))
-        )
     media_type = analysis.media_type or str(payload.get("media_type") or "").upper()
     rows = [
-        ("Status", markup(_choice_label(AnalysisStatus, analysis.status))),
+        ("Status", markup(choice_label(AnalysisStatus, analysis.status))),
         ("Processing time", format_seconds(model.processing_time)),
-        ("Prediction", markup(_choice_label(Prediction, analysis.prediction))),
+        ("Prediction", markup(choice_label(Prediction, analysis.prediction))),
         ("Model used", markup(analysis.model_used or NOT_AVAILABLE)),
-        ("Confidence", format_percent(confidence)),
-        ("Media type", markup(_choice_label(MediaType, media_type))),
-        ("Fake probability", fake_probability),
+        ("Confidence", format_percent(analysis.confidence)),
+        ("Media type", markup(choice_label(MediaType, media_type))),
+        ("Fake probability", format_percent(model.fake_probability)),
         ("Attempts", str(analysis.attempts)),
     ]
     flowables: list[Flowable] = [
@@ -1046,8 +805,8 @@ def _methodology_section() -> list[Flowable]:
         "and weighted by how well it separated real from fake (a model no better than chance "
         "weighs nothing); a model never measured is 'unvalidated' and counts with a default "
         "weight. A weighted mean above "
-        f"{_percent_threshold(fake_above)} gives 'Likely deepfake', below "
-        f"{_percent_threshold(real_below)} 'Likely authentic', and anything in between, bounds "
+        f"{format_threshold(fake_above)} gives 'Likely deepfake', below "
+        f"{format_threshold(real_below)} 'Likely authentic', and anything in between, bounds "
         "included, 'Inconclusive', as does a run where no model found usable evidence. Failed "
         "models and models with no evidence do not count. " + AGREEMENT_RULE,
         risk_rule_text()

@@ -28,7 +28,6 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import UnsupportedMediaType, ValidationFailed
-from media_analysis.choices import RunStatus
 from media_analysis.formats import (
     FORMATS_BY_EXTENSION,
     SIGNATURE_BYTES,
@@ -41,7 +40,7 @@ from media_analysis.formats import (
     sniff_container,
 )
 from media_analysis.models import DESCRIPTION_MAX_LENGTH, Media
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 
 logger = logging.getLogger(__name__)
 
@@ -246,13 +245,13 @@ def _create_rows(
         mimetype=fmt.mimetype,
         size=size,
         description=description,
-        status=RunStatus.QUEUED,
         media_type=fmt.media_type,
         sha256=sha256,
         prepared_at=None,
         **extra,
     )
-    # Left as written, with no read-back: the answer shows the upload and its run as started.
+    # Its status is left to run_start, which writes it with the run (`media_status_set`). Left
+    # as written, with no read-back: the answer shows the upload and its run as started.
     run = run_start(media=media, model_names=model_names, new_media=True)
     if extra["derived_from"] is None:
         # In the upload's transaction: an upload rolled back leaves no row. Run #1 gets no

@@ -33,6 +33,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
+from drishtiksha.task_send import task_signature
 from drishtiksha.url_safety import UnsafeUrl, safe_session, url_check
 from media_analysis.formats import FORMATS_BY_EXTENSION, extension_of
 from media_analysis.models import (
@@ -42,6 +43,7 @@ from media_analysis.models import (
     LinkImportStatus,
 )
 from media_analysis.services.ingest import display_filename, media_ingest
+from media_analysis.task_names import LINK_IMPORT_FETCH
 from media_analysis.uploads import upload_temp_dir
 
 logger = logging.getLogger(__name__)
@@ -121,10 +123,8 @@ def link_import_create(
 
 
 def _fetch_enqueue(*, link_import_id: uuid.UUID) -> None:
-    from media_analysis.tasks import link_fetch
-
     try:
-        link_fetch.delay(link_import_id=str(link_import_id))
+        task_signature(LINK_IMPORT_FETCH, link_import_id=str(link_import_id)).apply_async()
     except Exception:  # noqa: BLE001 - the row is committed; say so on it instead of a 500
         logger.exception("could not queue link import %s", link_import_id)
         _fail(link_import_id, "The link could not be queued for download. Try again later.")

@@ -17,11 +17,13 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from drishtiksha.task_send import task_signature
 from media_analysis.choices import MediaType
 from media_analysis.file_delivery import stored_copy
 from media_analysis.formats import THUMBNAIL_FOLDER
 from media_analysis.models import Media
 from media_analysis.probe import make_poster, probe_media
+from media_analysis.task_names import ROBUSTNESS_COPY_MAKE
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +77,7 @@ def media_prepare(*, media: Media) -> Media:
 
 
 def _robustness_copy_enqueue(*, media_id: uuid.UUID) -> None:
-    # Imported here: the tasks module imports the run services, which import this one.
-    from media_analysis.tasks import make_robustness_copy
-
     try:
-        make_robustness_copy.delay(media_id=str(media_id))
+        task_signature(ROBUSTNESS_COPY_MAKE, media_id=str(media_id)).apply_async()
     except Exception:  # noqa: BLE001 - the broker is down; the original's run goes on
         logger.exception("media %s: could not enqueue its robustness copy", media_id)

@@ -7,8 +7,7 @@ from django import template
 
 from media_analysis.explanations import verdict_explanation
 from media_analysis.models import AnalysisRun
-from media_analysis.reports.charts import as_number
-from media_analysis.reports.pdf import format_duration
+from media_analysis.results import as_number, format_duration
 
 register = template.Library()
 
@@ -30,8 +29,7 @@ def seconds(value: object) -> str:
 
 @register.filter
 def duration(value: object) -> str:
-    text = format_duration(value)
-    return MISSING if text == format_duration(None) else text
+    return format_duration(value, missing=MISSING)
 
 
 @register.filter

@@ -1,4 +1,4 @@
-"""Wire shapes of the monitoring API (camelCase), from the selectors' and services' results."""
+"""Wire shapes of the monitoring API (camelCase), from what monitoring's modules return."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rest_framework import serializers
 
 from drishtiksha.api.casing import camelize
 from drishtiksha.api.serializers import CamelCaseModelSerializer, CamelCaseSerializer
+from monitoring.consistency import InconsistencyKind
+from monitoring.health import ServerStatus
 from monitoring.models import HealthStatus, ServerHealth
-from monitoring.selectors import InconsistencyKind, ServerStatus
 
 # --- Input ----------------------------------------------------------------------------------------
 
@@ -37,17 +38,6 @@ class HistoryQuerySerializer(CamelCaseSerializer):
         default=lambda: settings.MONITORING_HISTORY_DEFAULT_LIMIT,
         help_text="Rows to return (default MONITORING_HISTORY_DEFAULT_LIMIT, at most "
         "MONITORING_HISTORY_MAX_LIMIT).",
-    )
-
-
-class AnalyticsQuerySerializer(CamelCaseSerializer):
-    days = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        validators=[_at_most("MONITORING_ANALYTICS_MAX_DAYS")],
-        default=lambda: settings.MONITORING_ANALYTICS_DEFAULT_DAYS,
-        help_text="Whole calendar days, today included (default MONITORING_ANALYTICS_DEFAULT_DAYS,"
-        " at most MONITORING_ANALYTICS_MAX_DAYS).",
     )
 
 

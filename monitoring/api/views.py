@@ -5,15 +5,20 @@ Anonymous callers get 401 and authenticated non-admins 403 on every endpoint (`I
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.permissions import IsStaffRole
 from drishtiksha.api.responses import ApiResponse
-from media_analysis.services.runs import runs_reap
+from media_analysis.pipeline.reaper import runs_reap
+from monitoring.analytics import (
+    ANALYTICS_DAYS_MIN,
+    DAYS_PARAMETER,
+    analytics_days_parse,
+    analytics_get,
+)
 from monitoring.api.serializers import (
-    AnalyticsQuerySerializer,
     AnalyticsSerializer,
     HistoryQuerySerializer,
     QueueStatusSerializer,
@@ -23,16 +28,18 @@ from monitoring.api.serializers import (
     StatusFixSerializer,
     StatusReportSerializer,
 )
-from monitoring.selectors import (
-    analytics_get,
-    queue_status_get,
-    server_history_list,
-    server_status_get,
-    status_inconsistencies_list,
-)
-from monitoring.services import statuses_fix
+from monitoring.consistency import status_inconsistencies_list, statuses_fix
+from monitoring.health import server_history_list, server_status_get
+from monitoring.queues import queue_status_get
 
 TAG = "monitoring"
+DAYS_QUERY = OpenApiParameter(
+    DAYS_PARAMETER,
+    {"type": "integer", "minimum": ANALYTICS_DAYS_MIN},
+    OpenApiParameter.QUERY,
+    description="Whole calendar days, today included (default MONITORING_ANALYTICS_DEFAULT_DAYS,"
+    " at most MONITORING_ANALYTICS_MAX_DAYS).",
+)
 
 
 class StaffAPIView(APIView):
@@ -132,11 +139,10 @@ class AnalyticsView(StaffAPIView):
     @extend_schema(
         tags=[TAG],
         summary="Per-model performance, extremes, uploads and verdicts over recent days",
-        parameters=[AnalyticsQuerySerializer],
+        parameters=[DAYS_QUERY],
         responses={200: AnalyticsSerializer},
     )
     def get(self, request: Request) -> ApiResponse:
-        query = AnalyticsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        analytics = analytics_get(days=query.validated_data["days"])
+        days = analytics_days_parse(raw=request.query_params.get(DAYS_PARAMETER))
+        analytics = analytics_get(days=days)
         return ApiResponse(AnalyticsSerializer(analytics).data, message="Analytics retrieved")

@@ -14,11 +14,12 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent, AuditVia
 from audit.services import audit_record
-from audit.tasks import purge_old
+from audit.tasks import audit_events_purge_task
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus
 from media_analysis.models import Media
+from media_analysis.pipeline.finish import run_finalize
+from media_analysis.pipeline.start import run_start
 from media_analysis.services.ingest import media_ingest
-from media_analysis.services.runs import run_finalize, run_start
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
 from tests.fakes.inference_server import FakeModel
 from tests.fixtures.pipeline import stored_media
@@ -277,7 +278,7 @@ def test_the_purge_task_deletes_only_rows_past_the_retention(owner, settings):
     old = [_aged(owner, days=31) for _ in range(3)]
     kept = [_aged(owner, days=29), _aged(owner, days=0)]
 
-    purged = purge_old()
+    purged = audit_events_purge_task()
 
     assert purged == len(old)
     assert set(AuditEvent.objects.values_list("pk", flat=True)) == {event.pk for event in kept}
@@ -287,11 +288,11 @@ def test_a_retention_of_zero_keeps_everything(owner, settings):
     settings.AUDIT_RETENTION_DAYS = 0
     _aged(owner, days=5000)
 
-    assert purge_old() == 0
+    assert audit_events_purge_task() == 0
     assert AuditEvent.objects.count() == 1
 
 
 def test_the_purge_runs_daily_from_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-old-audit-events"]
 
-    assert entry["task"] == "audit.purge_old" and entry["schedule"] == 24 * 60 * 60
+    assert entry["task"] == "audit.audit_events_purge" and entry["schedule"] == 24 * 60 * 60

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from media_analysis.choices import MediaType, RunStatus
 from media_analysis.models import AnalysisRun
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fixtures.pipeline import stored_media
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from mlserver.detectors import BUILTIN_DETECTORS
 
 from media_analysis.choices import MediaType
-from mlserver.detectors import BUILTIN_DETECTORS
 from tests.factories import (
     DEFAULT_PASSWORD,
     UserFactory,

@@ -1,4 +1,4 @@
-"""A fake inference server speaking the `ml-contract.md` contract over real HTTP.
+"""A fake inference server speaking the contract (`mlserver/CONTRACT.md`) over real HTTP.
 
 It serves `/`, `/ping`, `/stats` (in the contract's exact shape) and `/analyze` (multipart, typed
 by the filename's extension) on 127.0.0.1 with a free port, from a background thread. Models are

@@ -19,8 +19,8 @@ from psycopg.types.json import Jsonb
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
+from legacy.importer import legacy_id_to_uuid, legacy_source_open
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus
-from media_analysis.legacy_import import legacy_id_to_uuid, legacy_source_open
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from monitoring.models import HealthStatus, ServerHealth
 from tests.fixtures.media_files import stored_files

@@ -19,16 +19,18 @@ from accounts.models import Role
 from drishtiksha.errors import NotFound
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.models import AnalysisRun
+from media_analysis.pipeline.start import run_start
 from media_analysis.reports import charts
-from media_analysis.reports.pdf import (
+from media_analysis.reports.pdf import run_report_filename, run_report_pdf
+from media_analysis.reports.selectors import run_get_for_report
+from media_analysis.results import (
+    downsample,
     format_duration,
+    frame_scores,
     risk_level,
     risk_rule_text,
-    run_report_filename,
-    run_report_pdf,
+    timeline_points,
 )
-from media_analysis.reports.selectors import run_get_for_report
-from media_analysis.services.runs import run_start
 from tests.factories import (
     AnalysisRunFactory,
     DeepfakeAnalysisFactory,
@@ -288,11 +290,11 @@ def test_charts_are_vector_drawings_with_downsampled_frame_lines(video_run):
 
 
 def test_timeline_puts_windows_and_frames_on_the_same_scale():
-    windows = charts.frame_scores([{"index": i, "score": 0.5} for i in range(50)])
-    frames = charts.frame_scores([{"index": i, "score": 0.5} for i in range(0, 300, 6)])
+    windows = frame_scores([{"index": i, "score": 0.5} for i in range(50)])
+    frames = frame_scores([{"index": i, "score": 0.5} for i in range(0, 300, 6)])
 
-    window_points = charts.timeline_points(windows, frame_count=300)
-    frame_points = charts.timeline_points(frames, frame_count=300)
+    window_points = timeline_points(windows, frame_count=300)
+    frame_points = timeline_points(frames, frame_count=300)
 
     assert window_points[0][0] == 0 and window_points[-1][0] == 100
     assert frame_points[-1][0] == pytest.approx(294 / 299 * 100)
@@ -302,7 +304,7 @@ def test_downsampling_keeps_a_short_spike():
     points = [(i / 50, 0.1) for i in range(5000)]
     points[1234] = (1234 / 50, 0.99)
 
-    reduced = charts.downsample(points)
+    reduced = downsample(points, limit=charts.CHART_MAX_POINTS)
 
     assert len(reduced) <= charts.CHART_MAX_POINTS
     assert (1234 / 50, 0.99) in reduced

@@ -21,7 +21,7 @@ from django.core.files.storage import Storage
 from django.core.files.storage.handler import StorageHandler
 from moto.server import ThreadedMotoServer
 
-import drishtiksha.settings
+import drishtiksha.settings.base
 
 BUCKET = "drishtiksha-media"
 REGION = "us-east-1"
@@ -59,7 +59,7 @@ def _settings_with_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: s
     monkeypatch.setenv("DRISHTIKSHA_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("DJANGO_SECRET_KEY", "s3-storage-test")
     spec = importlib.util.spec_from_file_location(
-        "drishtiksha_settings_under_test", drishtiksha.settings.__file__
+        "drishtiksha_settings_under_test", drishtiksha.settings.base.__file__
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

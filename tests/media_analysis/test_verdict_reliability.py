@@ -8,7 +8,7 @@ import pytest
 
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, Evaluation, EvaluationStatus, ModelReliability
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from media_analysis.verdict import verdict_compute
 from tests.fakes.inference_server import FakeModel
 from tests.fixtures.pipeline import stored_media, wait_for

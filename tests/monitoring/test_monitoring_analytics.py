@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
-from monitoring.selectors import analytics_get, percentile_cont
+from monitoring.analytics import analytics_get, percentile_cont
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, MediaFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]

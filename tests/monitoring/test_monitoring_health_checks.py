@@ -12,9 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from drishtiksha.celery import app as celery_app
+from monitoring.health import server_health_check, server_health_prune
 from monitoring.models import HealthStatus, ServerHealth
-from monitoring.services import server_health_check, server_health_prune
-from monitoring.tasks import check_inference_health
+from monitoring.tasks import server_health_check_task
 from tests.fakes.inference_server import Failure
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def short_stats_timeout(settings):
 
 
 def test_a_healthy_server_is_recorded_with_its_payload_and_response_time(fake_inference):
-    outcome = check_inference_health()
+    outcome = server_health_check_task()
 
     health = ServerHealth.objects.get()
     assert health.status == HealthStatus.HEALTHY
@@ -159,7 +159,7 @@ def test_the_task_prunes_after_checking(fake_inference, settings):
         checked_at=timezone.now() - timedelta(days=settings.HEALTH_RETENTION_DAYS + 1)
     )
 
-    outcome = check_inference_health()
+    outcome = server_health_check_task()
 
     assert outcome["pruned"] == 1
     assert list(ServerHealth.objects.values_list("status", flat=True)) == [HealthStatus.HEALTHY]
@@ -168,11 +168,10 @@ def test_the_task_prunes_after_checking(fake_inference, settings):
 def test_beat_runs_the_check_every_interval_on_the_housekeeping_queue():
     entry = settings.CELERY_BEAT_SCHEDULE["check-inference-health"]
 
-    assert entry["task"] == check_inference_health.name == "monitoring.check_inference_health"
+    assert entry["task"] == server_health_check_task.name == "monitoring.server_health_check"
     assert entry["schedule"] == float(settings.HEALTH_CHECK_INTERVAL)
     assert entry["task"] in celery_app.tasks
     route = celery_app.amqp.router.route({}, entry["task"])
     assert route["queue"].name == settings.HOUSEKEEPING_QUEUE
-    assert (
-        check_inference_health.soft_time_limit == settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS
-    )
+    soft_limit = settings.HOUSEKEEPING_TASK_SOFT_TIME_LIMIT_SECONDS
+    assert server_health_check_task.soft_time_limit == soft_limit

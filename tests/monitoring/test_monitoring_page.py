@@ -8,7 +8,8 @@ import re
 import pytest
 from django.test import Client
 
-from media_analysis.choices import AnalysisStatus, RunStatus
+from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
+from media_analysis.models import Media
 from monitoring.models import HealthStatus, ServerHealth
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
 from tests.fakes.inference_server import FakeInferenceServer
@@ -16,6 +17,8 @@ from tests.fakes.inference_server import FakeInferenceServer
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 URL = "/monitoring/"
+ANALYTICS_API_URL = "/api/v1/monitoring/analytics"
+HISTORY_API_URL = "/api/v1/monitoring/server-history"
 REAP_URL = "/monitoring/check-stuck-runs/"
 QUICK_INSPECT_SECONDS = 0.2
 
@@ -63,6 +66,37 @@ def test_staff_see_server_queues_and_analytics_with_chart_data(
     assert [point["responseTimeMs"] for point in data["history"]] == [900, 42]
     assert data["analytics"]["models"][0]["modelName"] == "ALPHA"
     assert len(data["analytics"]["uploadsPerDay"]) == 30
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Kolkata"])
+def test_the_charts_describe_history_and_analytics_as_the_api_does(
+    staff_client, staff_api, fake_inference, isolated_cache, quick_inspect, settings, time_zone
+):
+    settings.TIME_ZONE = time_zone
+    ServerHealth.objects.create(status=HealthStatus.UNHEALTHY, response_time_ms=None)
+    ServerHealth.objects.create(status=HealthStatus.HEALTHY, response_time_ms=42)
+    run = AnalysisRunFactory(status=RunStatus.ANALYZED, verdict=Verdict.REAL)
+    Media.objects.filter(pk=run.media_id).update(latest_run=run)
+    for model_name, seconds in (("ALPHA", 2.5), ("BETA", 4.0)):
+        DeepfakeAnalysisFactory(
+            run=run,
+            model_name=model_name,
+            media_type=MediaType.VIDEO,
+            status=AnalysisStatus.COMPLETED,
+            processing_time=seconds,
+            confidence=0.8,
+        )
+    DeepfakeAnalysisFactory(run=run, model_name="GAMMA", status=AnalysisStatus.FAILED)
+
+    page = chart_data(staff_client.get(URL).content.decode())
+    analytics = staff_api.get(ANALYTICS_API_URL).json()["data"]
+    history = staff_api.get(HISTORY_API_URL).json()["data"]
+
+    assert page["analytics"] == analytics
+    assert page["history"] == [
+        {key: point[key] for key in ("checkedAt", "status", "responseTimeMs")}
+        for point in reversed(history)
+    ]
 
 
 def test_a_gpu_server_gets_a_gpu_gauge(
@@ -140,6 +174,18 @@ def test_an_invalid_days_falls_back_to_the_default_with_a_note(
     html = staff_client.get(URL, {"days": "1000"}).content.decode()
 
     assert "less than or equal to 365" in html
+    assert len(chart_data(html)["analytics"]["uploadsPerDay"]) == 30
+
+
+@pytest.mark.parametrize("days", ["0", "week", "1000"])
+def test_the_page_refuses_a_days_with_the_apis_words(
+    staff_client, staff_api, fake_inference, isolated_cache, quick_inspect, days
+):
+    refusal = staff_api.get(ANALYTICS_API_URL, {"days": days}).json()["message"]
+
+    html = staff_client.get(URL, {"days": days}).content.decode()
+
+    assert refusal in html
     assert len(chart_data(html)["analytics"]["uploadsPerDay"]) == 30
 
 

@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus
-from monitoring.selectors import monitoring_snapshot_cache_key, monitoring_snapshot_get
-from monitoring.tasks import check_inference_health
+from monitoring.snapshot import monitoring_snapshot_cache_key, monitoring_snapshot_get
+from monitoring.tasks import server_health_check_task
 from tests.factories import DeepfakeAnalysisFactory
 from tests.fakes.inference_server import Failure, FakeModel
 
@@ -52,7 +52,7 @@ def age_snapshot(seconds: int) -> None:
 def checked(fake_inference, isolated_cache, settings):
     """The beat health check has run once; afterwards any inspect broadcast would be slow."""
     settings.MONITORING_INSPECT_TIMEOUT_SECONDS = QUICK_INSPECT_SECONDS
-    check_inference_health()
+    server_health_check_task()
     settings.MONITORING_INSPECT_TIMEOUT_SECONDS = SLOW_INSPECT_SECONDS
     return fake_inference
 
@@ -99,7 +99,7 @@ def test_a_server_that_timed_out_at_the_check_is_shown_down_at_once(
     fake_inference.timeout_sleep = 5.0
     settings.ML_STATS_READ_TIMEOUT_SECONDS = STATS_TIMEOUT_SECONDS
     settings.MONITORING_INSPECT_TIMEOUT_SECONDS = QUICK_INSPECT_SECONDS
-    check_inference_health()
+    server_health_check_task()
     # Were the page to ask now, it would wait for this timeout.
     settings.ML_STATS_READ_TIMEOUT_SECONDS = 5.0
     settings.MONITORING_INSPECT_TIMEOUT_SECONDS = SLOW_INSPECT_SECONDS

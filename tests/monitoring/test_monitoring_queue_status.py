@@ -10,7 +10,7 @@ from django.utils import timezone
 from drishtiksha.celery import app as celery_app
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.factories import DeepfakeAnalysisFactory
 from tests.fixtures.pipeline import _purge_pipeline_queues, stored_media, wait_for
 
@@ -45,8 +45,8 @@ def test_without_a_worker_pending_jobs_come_from_the_broker_and_workers_online_i
     staff_api, quick_inspect, empty_queues
 ):
     for _ in range(2):
-        celery_app.send_task("media_analysis.analyze_with_model", kwargs={"analysis_id": "x"})
-    celery_app.send_task("monitoring.check_inference_health")
+        celery_app.send_task("media_analysis.analysis_execute", kwargs={"analysis_id": "x"})
+    celery_app.send_task("monitoring.server_health_check")
     _finished(AnalysisStatus.COMPLETED, hours_ago=1)
     _finished(AnalysisStatus.COMPLETED, hours_ago=23)
     _finished(AnalysisStatus.COMPLETED, hours_ago=25)

@@ -109,7 +109,7 @@ def test_verify_lists_each_kind_of_inconsistency(staff_api, inconsistent, consis
 def test_verify_costs_two_queries_however_many_rows(
     staff_api, inconsistent, consistent, django_assert_num_queries
 ):
-    from monitoring.selectors import status_inconsistencies_list
+    from monitoring.consistency import status_inconsistencies_list
 
     with django_assert_num_queries(2):
         assert len(status_inconsistencies_list()) == 4

@@ -7,7 +7,8 @@ from django.core.cache import cache
 
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction
 from media_analysis.discovery import stats_cache_key
-from media_analysis.services.runs import run_dispatch, run_start
+from media_analysis.pipeline.dispatch import run_dispatch
+from media_analysis.pipeline.start import run_start
 from tests.factories import (
     DeepfakeAnalysisFactory,
     UserFactory,

@@ -15,8 +15,8 @@ from media_analysis import ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus, Verdict
 from media_analysis.events import ProgressEvent
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import run_start
-from monitoring.selectors import run_inconsistencies_list
+from media_analysis.pipeline.start import run_start
+from monitoring.consistency import run_inconsistencies_list
 from tests.fakes.inference_server import FakeModel
 from tests.fixtures.pipeline import WAIT_TIMEOUT_SECONDS, stored_media, wait_for
 

@@ -9,7 +9,12 @@ from datetime import timedelta
 from django.conf import settings
 
 from drishtiksha.celery import app
-from media_analysis.tasks import analyze_with_model, dispatch_run, finalize_run, reap_stuck_runs
+from media_analysis.tasks import (
+    analysis_execute_task,
+    run_dispatch_task,
+    run_finalize_task,
+    runs_reap_task,
+)
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -26,8 +31,8 @@ def test_a_running_analysis_is_never_handed_to_a_second_worker_by_the_broker():
     # Redis redelivers an unacknowledged message after the visibility timeout; an analysis
     # (acknowledged late) may run up to its hard limit, and a retry waits up to the backoff cap
     # as an unacknowledged message too.
-    assert analyze_with_model.soft_time_limit < analyze_with_model.time_limit
-    assert visibility_timeout > analyze_with_model.time_limit
+    assert analysis_execute_task.soft_time_limit < analysis_execute_task.time_limit
+    assert visibility_timeout > analysis_execute_task.time_limit
     assert visibility_timeout > settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS
 
 
@@ -37,7 +42,7 @@ def test_results_and_chord_state_outlive_the_longest_possible_run():
     longest_run = settings.ANALYSIS_DISCOVERY_TIMEOUT_SECONDS + (
         settings.ANALYSIS_REAPER_MAX_REDISPATCHES + 1
     ) * (settings.ANALYSIS_MAX_RETRIES + 1) * (
-        analyze_with_model.time_limit + settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS
+        analysis_execute_task.time_limit + settings.ANALYSIS_RETRY_BACKOFF_MAX_SECONDS
     )
 
     assert app.conf.result_backend.startswith("redis://")
@@ -50,17 +55,17 @@ def test_workers_take_one_message_at_a_time_with_the_configured_concurrency():
 
 
 def test_an_analysis_is_acknowledged_only_once_done_and_requeued_if_its_worker_dies():
-    assert analyze_with_model.name == "media_analysis.analyze_with_model"
-    assert analyze_with_model.acks_late is True
-    assert analyze_with_model.reject_on_worker_lost is True
-    assert analyze_with_model.soft_time_limit == settings.ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS
-    assert analyze_with_model.time_limit == settings.ANALYSIS_TASK_TIME_LIMIT_SECONDS
+    assert analysis_execute_task.name == "media_analysis.analysis_execute"
+    assert analysis_execute_task.acks_late is True
+    assert analysis_execute_task.reject_on_worker_lost is True
+    assert analysis_execute_task.soft_time_limit == settings.ANALYSIS_TASK_SOFT_TIME_LIMIT_SECONDS
+    assert analysis_execute_task.time_limit == settings.ANALYSIS_TASK_TIME_LIMIT_SECONDS
 
 
 def test_analyses_and_housekeeping_go_to_separate_queues():
     assert settings.ANALYSIS_QUEUE != settings.HOUSEKEEPING_QUEUE
-    assert _queue_of(analyze_with_model.name) == settings.ANALYSIS_QUEUE
-    for task in (finalize_run, dispatch_run, reap_stuck_runs):
+    assert _queue_of(analysis_execute_task.name) == settings.ANALYSIS_QUEUE
+    for task in (run_finalize_task, run_dispatch_task, runs_reap_task):
         assert _queue_of(task.name) == settings.HOUSEKEEPING_QUEUE, task.name
     # Anything not routed explicitly stays off the analysis queue too.
     assert app.conf.task_default_queue == settings.HOUSEKEEPING_QUEUE
@@ -68,7 +73,7 @@ def test_analyses_and_housekeeping_go_to_separate_queues():
 
 def test_beat_sweeps_for_stuck_runs_every_minute():
     (entry,) = (
-        entry for entry in app.conf.beat_schedule.values() if entry["task"] == reap_stuck_runs.name
+        entry for entry in app.conf.beat_schedule.values() if entry["task"] == runs_reap_task.name
     )
 
     assert _seconds(entry["schedule"]) == 60

@@ -23,9 +23,9 @@ from media_analysis import events as events_module
 from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
 from media_analysis.events import ProgressEvent, event_publish
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
+from media_analysis.pipeline.start import run_start
 from media_analysis.relay import ProgressRelay
 from media_analysis.selectors import runs_active_for_user
-from media_analysis.services.runs import run_start
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
 from tests.fakes.inference_server import Failure
 from tests.fixtures.pipeline import WAIT_TIMEOUT_SECONDS, stored_media, wait_for
@@ -439,7 +439,7 @@ def test_the_run_event_waits_for_a_model_still_sending_its_result(
     run = run_start(media=media, model_names=[early, late])
     late_task_id.append(run.analyses.get(model_name=late).task_id)
     # The chord callback comes last of all; by then any second RUN_COMPLETED would be out.
-    wait_for(lambda: "media_analysis.finalize_run" in finished_task_names)
+    wait_for(lambda: "media_analysis.run_finalize" in finished_task_names)
 
     events = wait_for(lambda: len(recorder.events()) >= 7 and recorder.events())
     assert [event["event"] for event in events].count("RUN_COMPLETED") == 1

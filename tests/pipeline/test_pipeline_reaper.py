@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus, Verdict
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import ReapResult, run_finalize, run_start, runs_reap
+from media_analysis.pipeline.finish import run_finalize
+from media_analysis.pipeline.reaper import ReapResult, runs_reap
+from media_analysis.pipeline.start import run_start
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory
 from tests.fixtures.pipeline import FAST_PIPELINE_ENV, running_worker, stored_media, wait_for
 

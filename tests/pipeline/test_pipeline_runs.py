@@ -1,4 +1,4 @@
-"""Runs end to end: run_start → chord of analyze_with_model over a real worker → finalize_run.
+"""Runs end to end: run_start → chord of analysis_execute_task on a real worker → run_finalize.
 
 Real Redis (broker, result backend, leases), real PostgreSQL, the fake inference server over HTTP.
 """
@@ -22,15 +22,12 @@ from media_analysis import ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, Prediction, RunStatus, Verdict
 from media_analysis.leases import AnalysisLease
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
+from media_analysis.pipeline.common import RunInProgress
+from media_analysis.pipeline.execute import Outcome, analysis_execute
+from media_analysis.pipeline.finish import run_finalize_if_settled
+from media_analysis.pipeline.start import run_start
 from media_analysis.selectors import media_get_with_latest_run
-from media_analysis.services.runs import (
-    Outcome,
-    RunInProgress,
-    analysis_execute,
-    run_finalize_if_settled,
-    run_start,
-)
-from media_analysis.tasks import analyze_with_model
+from media_analysis.tasks import analysis_execute_task
 from tests.factories import AnalysisRunFactory, DeepfakeAnalysisFactory, UserFactory
 from tests.fakes.inference_server import Failure, FakeModel
 from tests.fixtures.pipeline import running_worker, stored_media, wait_for
@@ -484,7 +481,7 @@ def test_the_same_task_delivered_twice_is_not_redone(fake_inference, pipeline_wo
     done = finished(run_start(media=stored_media()))
     analysis = analyses_of(done)["SIGLIP-LSTM-V4"]
 
-    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+    redelivered = analysis_execute_task.apply_async(kwargs={"analysis_id": str(analysis.pk)})
 
     assert redelivered.get(timeout=30) == "already_final"
     assert DeepfakeAnalysis.objects.filter(run=done).count() == 3
@@ -515,7 +512,7 @@ def test_a_redelivered_message_with_the_same_task_id_is_not_redone(fake_inferenc
         done = finished(run_start(media=stored_media()))
         before = analyses_of(done)
         for analysis in before.values():
-            analyze_with_model.apply_async(
+            analysis_execute_task.apply_async(
                 kwargs={"analysis_id": str(analysis.pk)}, task_id=analysis.task_id
             )
         wait_for(lambda: all(len(executed(a.task_id)) == 2 for a in before.values()))
@@ -600,7 +597,7 @@ def test_a_duplicate_racing_a_live_task_does_not_run_the_model_twice(
         ).exists()
     )
 
-    duplicate = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+    duplicate = analysis_execute_task.apply_async(kwargs={"analysis_id": str(analysis.pk)})
 
     # The live holder keeps renewing its lease, so the copy stands down (or, if the holder
     # finished while it waited, finds the analysis final).
@@ -663,7 +660,7 @@ def test_media_deleted_through_the_api_mid_analysis_ends_without_errors(
     )
     assert AsyncResult(analysis.task_id, app=celery_app).get(timeout=30) == "gone"
     # The run's chord callback comes after the analysis; only then is everything done.
-    wait_for(lambda: "media_analysis.finalize_run" in finished_task_names, timeout=30)
+    wait_for(lambda: "media_analysis.run_finalize" in finished_task_names, timeout=30)
 
     assert not Media.objects.filter(pk=media.pk).exists()
     assert not AnalysisRun.objects.filter(media_id=media.pk).exists()
@@ -711,7 +708,7 @@ def test_a_redelivered_task_waits_for_the_dead_workers_lease_then_takes_over(
     assert dead_workers_lease.acquire(wait=False)
     settings.ANALYSIS_HEARTBEAT_SECONDS = 10.0
 
-    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+    redelivered = analysis_execute_task.apply_async(kwargs={"analysis_id": str(analysis.pk)})
 
     assert redelivered.get(timeout=30) == "completed"
     analysis.refresh_from_db()
@@ -727,7 +724,7 @@ def test_a_task_whose_workers_keep_dying_gives_up_instead_of_looping(
     settings.ANALYSIS_MAX_RETRIES = 1
     analysis = _interrupted_analysis(attempts=2)
 
-    redelivered = analyze_with_model.apply_async(kwargs={"analysis_id": str(analysis.pk)})
+    redelivered = analysis_execute_task.apply_async(kwargs={"analysis_id": str(analysis.pk)})
 
     assert redelivered.get(timeout=30) == "failed"
     analysis.refresh_from_db()
@@ -749,7 +746,7 @@ def test_analyses_sent_without_a_chord_settle_their_run_themselves(
     recorder = group_recorder(media.owner_id)
 
     for analysis in analyses:
-        analyze_with_model.delay(analysis_id=str(analysis.pk))
+        analysis_execute_task.delay(analysis_id=str(analysis.pk))
     done = finished(run, timeout=30)
 
     assert done.status == RunStatus.ANALYZED

@@ -6,7 +6,7 @@ import pytest
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.ml_client import storable_json
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.fakes.inference_server import FakeModel
 from tests.fixtures.pipeline import stored_media, wait_for
 

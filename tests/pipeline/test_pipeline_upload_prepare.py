@@ -14,10 +14,10 @@ from django.core.files.storage import default_storage
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import DeepfakeAnalysis, Media
+from media_analysis.pipeline.start import run_start
 from media_analysis.robustness import RobustnessState, robustness_summary
 from media_analysis.services.ingest import media_ingest
 from media_analysis.services.prepare import REFUSED_PREFIX, media_prepare
-from media_analysis.services.runs import run_start
 from tests.factories import UserFactory
 from tests.fixtures.media_files import stored_files
 from tests.fixtures.pipeline import upload_dispatched, wait_for

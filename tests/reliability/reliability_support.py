@@ -16,8 +16,8 @@ from django.db import close_old_connections, connection
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.leases import lease_key
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
+from media_analysis.pipeline.reaper import runs_reap
 from media_analysis.redis_connection import redis_client
-from media_analysis.services.runs import runs_reap
 from tests.fixtures.pipeline import (
     FAST_PIPELINE_ENV,
     _test_database_url,

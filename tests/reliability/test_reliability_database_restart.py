@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.fixtures.pipeline import (
     _purge_pipeline_queues,
     _test_database_url,

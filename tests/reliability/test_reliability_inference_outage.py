@@ -18,7 +18,7 @@ from django.core.cache import cache
 from media_analysis.choices import RunStatus, Verdict
 from media_analysis.discovery import stats_cache_key
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.fixtures.pipeline import stored_media, wait_for
 from tests.reliability.reliability_support import assert_settled_once, reap_until_final
 

@@ -29,7 +29,7 @@ import redis
 from drishtiksha.celery import app as celery_app
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.fixtures.pipeline import running_worker, stored_media, wait_for
 from tests.reliability.reliability_support import assert_settled_once, reap_until_final
 
@@ -200,7 +200,7 @@ def test_a_run_started_while_the_broker_is_unreachable_is_kept_and_sent_later(
     still be created, and the reaper sends its analyses once a worker can receive them — at its
     next sweep, not after the hour a PENDING analysis may otherwise wait in a long queue.
 
-    Before the fix in `services.runs._after_commit` this raised AttributeError out of run_start
+    Before the fix in `pipeline.common.after_commit` this raised AttributeError out of run_start
     (Django could not name the failed robust on_commit callback, a functools.partial)."""
     settings.ANALYSIS_QUEUED_TIMEOUT_SECONDS = 3600
     broker_url = celery_app.conf.broker_url

@@ -18,7 +18,7 @@ import pytest
 
 from media_analysis.choices import AnalysisStatus, RunStatus, Verdict
 from media_analysis.models import DeepfakeAnalysis
-from media_analysis.services.runs import run_start
+from media_analysis.pipeline.start import run_start
 from tests.fixtures.pipeline import FAST_PIPELINE_ENV, stored_media, wait_for
 from tests.reliability.reliability_support import (
     assert_settled_once,

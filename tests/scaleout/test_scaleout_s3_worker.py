@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 
-from drishtiksha.settings import _MEDIA_STORAGES
+from drishtiksha.settings.base import _MEDIA_STORAGES
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.models import AnalysisRun, DeepfakeAnalysis, Media
 from tests.fixtures.pipeline import wait_for

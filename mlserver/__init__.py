@@ -1,9 +1,0 @@
-"""CPU reference inference server for Drishtiksha.
-
-A small FastAPI application that speaks the inference-server contract
-(``/work/shared/ml-contract.md``) with classic signal-processing detectors instead of
-trained networks, so the platform can be developed, tested and demonstrated without a GPU.
-It imports nothing from Django on purpose: it is a separate service.
-"""
-
-__version__ = "0.1.0"
