@@ -316,9 +316,9 @@ class ApiKeyCollectionView(GenericAPIView):
     )
     def get(self, request: Request) -> ApiResponse:
         page = self.paginate_queryset(api_keys_for_user(user=request.user))
-        response = self.get_paginated_response(ApiKeySerializer(page, many=True).data)
-        response.message = "API keys retrieved"
-        return response
+        return self.paginator.get_paginated_response(
+            ApiKeySerializer(page, many=True).data, message="API keys retrieved"
+        )
 
     @extend_schema(
         tags=[TAG],

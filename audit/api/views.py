@@ -42,5 +42,4 @@ class AuditEventCollectionView(GenericAPIView):
         )
         page = self.paginate_queryset(audit_events_for_owner(owner=request.user, filters=filters))
         data = AuditEventSerializer(page, many=True, context={"request": request}).data
-        response = self.get_paginated_response(data)
-        return ApiResponse(response.data, message="Audit events retrieved")
+        return self.paginator.get_paginated_response(data, message="Audit events retrieved")

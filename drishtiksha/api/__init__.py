@@ -21,9 +21,10 @@ How an app's API view follows the conventions::
 - Errors: raise a `drishtiksha.errors.DomainError` subclass (or let DRF raise); never build an
   error response. `exceptions.api_exception_handler` maps every exception to
   `{statusCode, success: false, message, errors: [{field, message}], requestId}`.
-- Lists: `generics.ListAPIView` (or `self.paginate_queryset` / `self.get_paginated_response`)
-  paginate with `pagination.EnvelopePagination`: `?page=&pageSize=` ->
-  `data: {results, count, page, pageSize, totalPages}`.
+- Lists: `generics.ListAPIView`, or `self.paginate_queryset` and then
+  `self.paginator.get_paginated_response(data, message=...)`, paginate with
+  `pagination.EnvelopePagination`: `?page=&pageSize=` -> `data: {results, count, page, pageSize,
+  totalPages}`.
 - Input: camelCase serializers with `reject_unknown_fields = True` where extra keys must be
   refused; `serializer.validated_data` has Python names for the service call.
 - Documentation: `schema.EnvelopeAutoSchema` documents all of the above; annotate views with

@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
-from rest_framework.response import Response
 
+from drishtiksha.api.responses import DEFAULT_SUCCESS_MESSAGE, ApiResponse
 from drishtiksha.paging import IdsFirstPaginator
 
 PAGE_PARAM = "page"
@@ -42,16 +42,20 @@ class EnvelopePagination(BasePagination):
             ) from exc
         return list(self.page)
 
-    def get_paginated_response(self, data: Any) -> Response:
+    def get_paginated_response(
+        self, data: Any, *, message: str = DEFAULT_SUCCESS_MESSAGE
+    ) -> ApiResponse:
+        """The page as the envelope's data; `message` is the envelope's (views pass their own)."""
         paginator = self.page.paginator
-        return Response(
+        return ApiResponse(
             {
                 "results": data,
                 "count": paginator.count,
                 "page": self.page.number,
                 "pageSize": paginator.per_page,
                 "totalPages": paginator.num_pages,
-            }
+            },
+            message=message,
         )
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

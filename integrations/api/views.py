@@ -31,8 +31,9 @@ class WebhookCollectionView(GenericAPIView):
     def get(self, request: Request) -> ApiResponse:
         """The caller's webhooks, newest first (paginated; secrets left out)."""
         page = self.paginate_queryset(webhooks_for_user(user=request.user))
-        response = self.get_paginated_response(WebhookSerializer(page, many=True).data)
-        return ApiResponse(response.data, message="Webhooks retrieved")
+        return self.paginator.get_paginated_response(
+            WebhookSerializer(page, many=True).data, message="Webhooks retrieved"
+        )
 
     @extend_schema(
         tags=[TAG],
@@ -88,8 +89,9 @@ class WebhookDeliveriesView(GenericAPIView):
         """The webhook's delivery log, newest first (paginated)."""
         webhook = webhook_get_for_user(user=request.user, webhook_id=webhook_id)
         page = self.paginate_queryset(deliveries_for_webhook(webhook=webhook))
-        response = self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
-        return ApiResponse(response.data, message="Deliveries retrieved")
+        return self.paginator.get_paginated_response(
+            WebhookDeliverySerializer(page, many=True).data, message="Deliveries retrieved"
+        )
 
 
 class WebhookTestView(APIView):

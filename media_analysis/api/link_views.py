@@ -64,9 +64,9 @@ class LinkImportCollectionView(GenericAPIView):
     def get(self, request: Request) -> ApiResponse:
         """The caller's link imports, newest first."""
         page = self.paginate_queryset(link_import_list_for_user(user=request.user))
-        response = self.get_paginated_response(LinkImportSerializer(page, many=True).data)
-        response.message = "Link imports retrieved"
-        return response
+        return self.paginator.get_paginated_response(
+            LinkImportSerializer(page, many=True).data, message="Link imports retrieved"
+        )
 
 
 class LinkImportCreateView(APIView):

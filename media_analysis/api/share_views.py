@@ -92,9 +92,9 @@ class RunShareLinksView(GenericAPIView):
         """The run's share links, newest first, active or not; without tokens."""
         run = run_get_for_user(user=request.user, run_id=run_id)
         page = self.paginate_queryset(share_link_list_for_run(run=run))
-        response = self.get_paginated_response(ShareLinkSerializer(page, many=True).data)
-        response.message = "Share links retrieved"
-        return response
+        return self.paginator.get_paginated_response(
+            ShareLinkSerializer(page, many=True).data, message="Share links retrieved"
+        )
 
     @extend_schema(
         tags=[TAG],

@@ -145,11 +145,10 @@ class MediaCollectionView(GenericAPIView):
         context = {"request": request}
         if _paging_requested(request):
             page = self.paginate_queryset(queryset)
-            response = self.get_paginated_response(
-                MediaListItemSerializer(page, many=True, context=context).data
+            return self.paginator.get_paginated_response(
+                MediaListItemSerializer(page, many=True, context=context).data,
+                message="Media retrieved",
             )
-            response.message = "Media retrieved"
-            return response
         limit = settings.MEDIA_LIST_UNPAGED_LIMIT
         total = queryset.count()
         items = MediaListItemSerializer(queryset[:limit], many=True, context=context).data
