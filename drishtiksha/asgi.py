@@ -44,5 +44,7 @@ application = socketio_application(
 # then frozen out of the garbage collector. Otherwise each full collection walks the few hundred
 # thousand objects of Django, DRF and the apps, 100-200 ms, inside whichever request triggered
 # it: one list request in twenty (bench/list.py, page 1 p95 160 ms against a p50 of 21 ms).
-get_resolver().url_patterns  # noqa: B018 - imported for its side effect
+# The resolver's reverse lookup tables are built now too, which the first request that names a
+# URL (an upload's answer) would otherwise do: some 50 ms, compiling every route's pattern.
+get_resolver().reverse_dict  # noqa: B018 - built for its side effect
 gc.freeze()
