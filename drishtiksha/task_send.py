@@ -17,3 +17,15 @@ from celery.canvas import Signature
 def task_signature(name: str, /, **kwargs: Any) -> Signature:
     """The task called `name` with these keyword arguments, ready to send or to put in a chord."""
     return current_app.signature(name, kwargs=kwargs)
+
+
+def task_send(name: str, /, kwargs: dict[str, Any], **options: Any) -> None:
+    """Send the task called `name` with `kwargs`; `options` as `apply_async` takes them.
+
+    Nothing here ever reads a sent task's result, so none is kept: a send that expects one
+    subscribes the sender to the result's channel on the result backend, which in a web process
+    meant a subscription (and, from a request's own thread, a connection) per upload that no
+    one ever read. Chords are the exception, and go through `task_signature`: the chord's
+    callback counts its header's results.
+    """
+    task_signature(name, **kwargs).apply_async(ignore_result=True, **options)

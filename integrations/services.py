@@ -32,7 +32,7 @@ from audit.models import AuditAction
 from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import Conflict, ValidationFailed
 from drishtiksha.retry import backoff_delay
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send
 from drishtiksha.url_safety import UnsafeUrl, safe_session, url_check
 from integrations.models import (
     DELIVERY_ERROR_MAX_LENGTH,
@@ -228,12 +228,9 @@ def webhook_test_send(*, webhook: Webhook) -> WebhookDelivery:
 
 
 def _deliver_enqueue(*, delivery_id: uuid.UUID, countdown: float = 0) -> None:
-    # By name, like every service enqueues: the tasks module imports this one. Its result is
-    # never read, said here too for a process that has not imported the task.
-    deliver = task_signature(DELIVERY_ATTEMPT, delivery_id=str(delivery_id))
-
+    # By name, like every service enqueues: the tasks module imports this one.
     def send() -> None:
-        deliver.apply_async(countdown=countdown, ignore_result=True)
+        task_send(DELIVERY_ATTEMPT, {"delivery_id": str(delivery_id)}, countdown=countdown)
 
     send.__qualname__ = f"{DELIVERY_ATTEMPT}.apply_async"
     transaction.on_commit(send, robust=True)

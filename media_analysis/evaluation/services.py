@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from drishtiksha.errors import DomainError, ValidationFailed
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send
 from media_analysis.choices import AnalysisStatus, Prediction, RunStatus
 from media_analysis.evaluation import metrics
 from media_analysis.evaluation.models import (
@@ -220,8 +221,9 @@ def evaluation_start(
         "evaluation %s started: %d items, %d skipped", evaluation.pk, ingested, len(skipped)
     )
     if finish_later:
-        finalize = task_signature(EVALUATION_FINALIZE, evaluation_id=str(evaluation.pk))
-        transaction.on_commit(finalize.apply_async)
+        transaction.on_commit(
+            partial(task_send, EVALUATION_FINALIZE, {"evaluation_id": str(evaluation.pk)})
+        )
     return EvaluationStarted(evaluation=evaluation, skipped=skipped)
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from drishtiksha.errors import NotFound, UnsupportedMediaType, ValidationFailed
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send, task_signature
 from media_analysis import discovery, ml_client
 from media_analysis.choices import AnalysisStatus, MediaType, RunStatus
 from media_analysis.discovery import InferenceModel
@@ -146,7 +146,7 @@ def _chord_enqueue(
 
 def run_dispatch_enqueue(*, run_id: uuid.UUID) -> None:
     """Send the run's dispatch task (`run_dispatch`); call it once the run is committed."""
-    task_signature(RUN_DISPATCH, run_id=str(run_id)).apply_async()
+    task_send(RUN_DISPATCH, {"run_id": str(run_id)})
 
 
 def run_dispatch(*, run_id: uuid.UUID | str) -> AnalysisRun:

@@ -17,7 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from drishtiksha.errors import NotFound
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send
 from media_analysis.choices import AnalysisStatus, RunStatus
 from media_analysis.events import ProgressEvent
 from media_analysis.leases import AnalysisLease
@@ -106,7 +106,7 @@ def _analysis_reap(
 
 def _analysis_resend(*, analysis_id: uuid.UUID, task_id: str) -> None:
     # Outside the run's chord: the task finalizes the run itself when it is the last one open.
-    task_signature(ANALYSIS_EXECUTE, analysis_id=str(analysis_id)).apply_async(task_id=task_id)
+    task_send(ANALYSIS_EXECUTE, {"analysis_id": str(analysis_id)}, task_id=task_id)
 
 
 def runs_reap(*, now: datetime | None = None) -> ReapResult:

@@ -33,7 +33,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import SYSTEM, AuditContext, audit_record
 from drishtiksha.errors import DomainError, NotFound, ValidationFailed
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send
 from drishtiksha.url_safety import UnsafeUrl, safe_session, url_check
 from media_analysis.formats import FORMATS_BY_EXTENSION, extension_of
 from media_analysis.models import (
@@ -124,7 +124,7 @@ def link_import_create(
 
 def _fetch_enqueue(*, link_import_id: uuid.UUID) -> None:
     try:
-        task_signature(LINK_IMPORT_FETCH, link_import_id=str(link_import_id)).apply_async()
+        task_send(LINK_IMPORT_FETCH, {"link_import_id": str(link_import_id)})
     except Exception:  # noqa: BLE001 - the row is committed; say so on it instead of a 500
         logger.exception("could not queue link import %s", link_import_id)
         _fail(link_import_id, "The link could not be queued for download. Try again later.")

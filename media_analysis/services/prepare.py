@@ -17,7 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from drishtiksha.task_send import task_signature
+from drishtiksha.task_send import task_send
 from media_analysis.choices import MediaType
 from media_analysis.file_delivery import stored_copy
 from media_analysis.formats import THUMBNAIL_FOLDER
@@ -78,6 +78,6 @@ def media_prepare(*, media: Media) -> Media:
 
 def _robustness_copy_enqueue(*, media_id: uuid.UUID) -> None:
     try:
-        task_signature(ROBUSTNESS_COPY_MAKE, media_id=str(media_id)).apply_async()
+        task_send(ROBUSTNESS_COPY_MAKE, {"media_id": str(media_id)})
     except Exception:  # noqa: BLE001 - the broker is down; the original's run goes on
         logger.exception("media %s: could not enqueue its robustness copy", media_id)

@@ -4,11 +4,15 @@ wrong name, a missing CELERY_ namespace) would leave its default in place withou
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 
 from drishtiksha.celery import app
+from drishtiksha.task_send import task_send
+from media_analysis.task_names import RUN_DISPATCH
 from media_analysis.tasks import (
     analysis_execute_task,
     run_dispatch_task,
@@ -79,3 +83,34 @@ def test_beat_sweeps_for_stuck_runs_every_minute():
     assert _seconds(entry["schedule"]) == 60
     # A sweep that waited longer than one interval is dropped: the next one does its work.
     assert entry["options"]["expires"] == _seconds(entry["schedule"])
+
+
+def test_a_sent_task_keeps_no_result_and_subscribes_to_none():
+    # A send that expects a result subscribes the sender to the result's channel; nothing here
+    # reads one, and a web process, sending from each request's own thread, opened a connection
+    # to subscribe for every upload so.
+    queue = f"test-task-send-{uuid.uuid4().hex}"
+    backends = []
+
+    def send() -> None:
+        task_send(RUN_DISPATCH, {"run_id": str(uuid.uuid4())}, queue=queue)
+        backends.append(app.backend)  # the sending thread's own
+
+    for _ in range(2):
+        thread = threading.Thread(target=send)
+        thread.start()
+        thread.join()
+    with app.connection_for_write() as connection:
+        waiting = connection.SimpleQueue(queue)
+        try:
+            messages = [waiting.get(timeout=5) for _ in range(2)]
+            for message in messages:
+                message.ack()
+        finally:
+            waiting.queue.delete()
+            waiting.close()
+
+    assert [m.headers["task"] for m in messages] == [RUN_DISPATCH, RUN_DISPATCH]
+    assert all(m.headers["ignore_result"] is True for m in messages)
+    assert [backend.result_consumer.subscribed_to for backend in backends] == [set(), set()]
+    assert all(backend.result_consumer._pubsub is None for backend in backends)
