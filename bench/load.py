@@ -12,6 +12,8 @@ fires the uploads at once, waits for every run to finish and reports:
 - final events lost: RUN_COMPLETED events a listener should have received but did not, counted
   over every listener of a user whose upload was accepted, including listeners that dropped;
 - p50/p95 latency of the uploads and of list requests made during the load (answered requests);
+- the CPU the web server used while it answered them, per request (it includes the progress
+  relay's work meanwhile): the part of that latency that one process's core has to carry;
 - peak resident memory per role (web server, worker): the largest single process, and the whole
   process tree (the web server's ffmpeg children, the worker's pool).
 
@@ -63,6 +65,18 @@ CONNECT_TIMEOUT_SECONDS = 60
 FINAL_STATUSES = frozenset({"ANALYZED", "PARTIALLY_ANALYZED", "FAILED"})
 # Every fake model answers, so a run that is not ANALYZED had a model fail under the load.
 FAILED_RUN_STATUSES = frozenset({"PARTIALLY_ANALYZED", "FAILED"})
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds used so far by a process and its live descendants."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _tree_rss_kib(pid: int) -> list[tuple[str, int]]:
@@ -303,6 +317,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
                 response = sessions[index].get(f"{base}/api/v1/media?pageSize=20", timeout=60)
                 return time.perf_counter() - started, response
 
+            web_cpu_before = _tree_cpu_seconds(processes["web"].pid)
             started = time.perf_counter()
             calls: list[tuple[str, int, Future]] = []
             with ThreadPoolExecutor(max_workers=args.uploads * 2) as pool:
@@ -310,6 +325,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
                     calls.append(("upload", index, pool.submit(upload, index)))
                     calls.append(("list", index, pool.submit(browse, index)))
             uploads_done = time.perf_counter() - started
+            web_cpu = _tree_cpu_seconds(processes["web"].pid) - web_cpu_before
             for what, index, future in calls:
                 try:
                     latency, response = future.result()
@@ -421,6 +437,12 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
     print(
         f"list latency under load: p50 {percentile(list_latencies, 0.5) * 1000:.0f} ms, "
         f"p95 {percentile(list_latencies, 0.95) * 1000:.0f} ms"
+    )
+    # Every upload and list request had answered by then; the progress relay ran meanwhile too.
+    print(
+        f"web CPU while answering: {web_cpu:.2f} s in {uploads_done:.2f} s,"
+        f" {web_cpu / len(calls) * 1000:.1f} ms per upload or list request"
+        f" ({args.web_workers} process{'es' if args.web_workers > 1 else ''})"
     )
     finished = "all runs final" if not pending else f"{len(pending)} runs still not final"
     print(f"all uploads answered in  {uploads_done:.1f} s; {finished} at {all_done:.1f} s")
