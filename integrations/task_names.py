@@ -1,6 +1,6 @@
 """The names of this app's Celery tasks, defined once: `integrations.<the service it runs>`.
 
-The services enqueue by these names (`drishtiksha.task_send.task_signature`) rather than by
+The services enqueue by these names (`drishtiksha.task_send`) rather than by
 importing `integrations.tasks`, which imports them.
 """
 
