@@ -11,7 +11,8 @@ fires the uploads at once, waits for every run to finish and reports:
   breakdown by kind;
 - final events lost: RUN_COMPLETED events a listener should have received but did not, counted
   over every listener of a user whose upload was accepted, including listeners that dropped;
-- p50/p95 latency of the uploads and of list requests made during the load (answered requests);
+- p50/p95 latency of the uploads and of list requests made during the load (answered requests),
+  beside the same list requests made one at a time once it is over;
 - the CPU the web server used while it answered them, per request (it includes the progress
   relay's work meanwhile): the part of that latency that one process's core has to carry;
 - peak resident memory per role (web server, worker): the largest single process, and the whole
@@ -359,6 +360,18 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
                 time.sleep(0.5)
             all_done = time.perf_counter() - started
 
+            # Baseline, same run: the same list requests one at a time once the load is over (the
+            # runs are final; the websockets are still connected).
+            idle_list_latencies = []
+            for index in range(args.uploads):
+                latency, response = browse(index)
+                if response.status_code == 200:
+                    idle_list_latencies.append(latency)
+                else:
+                    error(
+                        f"idle list HTTP {response.status_code}", f"#{index} {response.text[:200]}"
+                    )
+
             grace = time.monotonic() + FINAL_EVENT_GRACE_SECONDS
             while time.monotonic() < grace:
                 # Only a listener still connected can yet receive its event; waiting for the
@@ -437,6 +450,9 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
     print(
         f"list latency under load: p50 {percentile(list_latencies, 0.5) * 1000:.0f} ms, "
         f"p95 {percentile(list_latencies, 0.95) * 1000:.0f} ms"
+        f"  [baseline, the same requests one at a time after it:"
+        f" p50 {percentile(idle_list_latencies, 0.5) * 1000:.0f} ms,"
+        f" p95 {percentile(idle_list_latencies, 0.95) * 1000:.0f} ms]"
     )
     # Every upload and list request had answered by then; the progress relay ran meanwhile too.
     print(

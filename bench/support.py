@@ -3,6 +3,7 @@ PostgreSQL database."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
 from pathlib import Path
@@ -31,15 +32,14 @@ def process_tree(pid: int) -> list[int]:
     while pending:
         current = pending.pop()
         try:
-            children = [
-                int(child)
-                for task in Path(f"/proc/{current}/task").iterdir()
-                for child in (task / "children").read_text().split()
-            ]
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
         except (FileNotFoundError, ProcessLookupError):
-            continue
+            continue  # the process has gone
         found.append(current)
-        pending += children
+        for task in tasks:
+            # A thread may end meanwhile (a web server starts one per request).
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                pending += [int(child) for child in (task / "children").read_text().split()]
     return found
 
 
