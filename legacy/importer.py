@@ -19,14 +19,16 @@ when one with the same time, status and response time exists.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -39,6 +41,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
+from django.db.models import Model
 from psycopg.rows import dict_row
 
 from accounts.models import Role, User
@@ -136,6 +139,35 @@ class _Progress:
                 DerivedId(table=table, legacy_id=str(value), new_id=new_id)
             )
         return new_id
+
+
+class _Outcome(enum.Enum):
+    PRESENT = "present"
+    IMPORTED = "imported"
+    SKIPPED = "skipped"
+
+
+def _row_import(
+    *,
+    table: str,
+    model: type[Model],
+    row: dict[str, Any],
+    new_id: uuid.UUID,
+    create: Callable[[], None],
+    report: ImportReport,
+) -> _Outcome:
+    """Import one row of the old `table` as `new_id` with `create`, unless it is here already (a
+    rerun of the import); counted on the report, and a refused row noted there with its reason."""
+    if model.objects.filter(pk=new_id).exists():
+        report.counts[table].present += 1
+        return _Outcome.PRESENT
+    try:
+        create()
+    except _Skip as skip:
+        report.skip(table, row["id"], str(skip))
+        return _Outcome.SKIPPED
+    report.counts[table].imported += 1
+    return _Outcome.IMPORTED
 
 
 def legacy_id_to_uuid(*, table: str, value: Any) -> tuple[uuid.UUID, bool]:
@@ -243,17 +275,16 @@ def users_import(*, source: psycopg.Connection, progress: _Progress) -> None:
     query = 'SELECT * FROM "User" ORDER BY "createdAt", "id"'
     for row in _rows(source, query, name="legacy_users"):
         user_id = progress.uuid_for(table="User", value=row["id"])
-        if User.objects.filter(pk=user_id).exists():
-            report.counts["User"].present += 1
+        outcome = _row_import(
+            table="User",
+            model=User,
+            row=row,
+            new_id=user_id,
+            create=partial(_user_create, row=row, user_id=user_id, report=report),
+            report=report,
+        )
+        if outcome is not _Outcome.SKIPPED:
             progress.users.add(user_id)
-            continue
-        try:
-            _user_create(row=row, user_id=user_id, report=report)
-        except _Skip as skip:
-            report.skip("User", row["id"], str(skip))
-            continue
-        report.counts["User"].imported += 1
-        progress.users.add(user_id)
 
 
 def _user_create(*, row: dict[str, Any], user_id: uuid.UUID, report: ImportReport) -> None:
@@ -384,17 +415,16 @@ def media_import(*, source: psycopg.Connection, progress: _Progress) -> None:
             progress.latest_runs[media_id] = progress.uuid_for(
                 table="AnalysisRun", value=row["latestAnalysisRunId"]
             )
-        if Media.objects.filter(pk=media_id).exists():
-            report.counts["Media"].present += 1
+        outcome = _row_import(
+            table="Media",
+            model=Media,
+            row=row,
+            new_id=media_id,
+            create=partial(_media_create, row=row, media_id=media_id, progress=progress),
+            report=report,
+        )
+        if outcome is not _Outcome.SKIPPED:
             progress.media.add(media_id)
-            continue
-        try:
-            _media_create(row=row, media_id=media_id, progress=progress)
-        except _Skip as skip:
-            report.skip("Media", row["id"], str(skip))
-            continue
-        report.counts["Media"].imported += 1
-        progress.media.add(media_id)
 
 
 def _media_create(*, row: dict[str, Any], media_id: uuid.UUID, progress: _Progress) -> None:
@@ -472,18 +502,18 @@ def runs_import(*, source: psycopg.Connection, progress: _Progress) -> None:
     query = 'SELECT * FROM "AnalysisRun" ORDER BY "mediaId", "runNumber", "id"'
     for row in _rows(source, query, name="legacy_runs"):
         run_id = progress.uuid_for(table="AnalysisRun", value=row["id"])
-        if AnalysisRun.objects.filter(pk=run_id).exists():
-            report.counts["AnalysisRun"].present += 1
+        outcome = _row_import(
+            table="AnalysisRun",
+            model=AnalysisRun,
+            row=row,
+            new_id=run_id,
+            create=partial(_run_create, row=row, run_id=run_id, progress=progress),
+            report=report,
+        )
+        if outcome is not _Outcome.SKIPPED:
             progress.runs.add(run_id)
-            continue
-        try:
-            _run_create(row=row, run_id=run_id, progress=progress)
-        except _Skip as skip:
-            report.skip("AnalysisRun", row["id"], str(skip))
-            continue
-        report.counts["AnalysisRun"].imported += 1
-        progress.runs.add(run_id)
-        progress.new_runs.add(run_id)
+        if outcome is _Outcome.IMPORTED:
+            progress.new_runs.add(run_id)
 
 
 def _run_create(*, row: dict[str, Any], run_id: uuid.UUID, progress: _Progress) -> None:
@@ -526,15 +556,14 @@ def analyses_import(*, source: psycopg.Connection, progress: _Progress) -> None:
     )
     for row in _rows(source, query, name="legacy_analyses"):
         analysis_id = progress.uuid_for(table="DeepfakeAnalysis", value=row["id"])
-        if DeepfakeAnalysis.objects.filter(pk=analysis_id).exists():
-            report.counts["DeepfakeAnalysis"].present += 1
-            continue
-        try:
-            _analysis_create(row=row, analysis_id=analysis_id, progress=progress)
-        except _Skip as skip:
-            report.skip("DeepfakeAnalysis", row["id"], str(skip))
-            continue
-        report.counts["DeepfakeAnalysis"].imported += 1
+        _row_import(
+            table="DeepfakeAnalysis",
+            model=DeepfakeAnalysis,
+            row=row,
+            new_id=analysis_id,
+            create=partial(_analysis_create, row=row, analysis_id=analysis_id, progress=progress),
+            report=report,
+        )
 
 
 def _analysis_create(*, row: dict[str, Any], analysis_id: uuid.UUID, progress: _Progress) -> None:
