@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,7 @@ import websockets
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.support import ScratchDatabase, free_port, percentile, process_tree  # noqa: E402
+from bench.support import ScratchDatabase, free_port, percentile, process_tree, processes_stop  # noqa: E402
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
 
 PASSWORD = "load-bench-passphrase"  # noqa: S105 - throwaway accounts in a scratch database
@@ -392,14 +391,7 @@ def main() -> None:  # noqa: C901 - one linear script, easier to read in one pie
             loop.call_soon_threadsafe(loop.stop)
         finally:
             sampling.set()
-            for process in processes.values():
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+            processes_stop(processes.values())
             fake.stop()
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.support import ScratchDatabase, free_port, percentile  # noqa: E402
+from bench.support import ScratchDatabase, free_port, percentile, processes_stop  # noqa: E402
 from tests.fakes.inference_server import FakeInferenceServer, FakeModel  # noqa: E402
 
 EMAIL = "pages-bench@example.com"
@@ -206,14 +205,7 @@ def main() -> None:
                 sum(1 for request in list(fake.requests) if request.path == "/stats") - stats_before
             )
         finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+            processes_stop(processes.values())
             fake.stop()
             shutil.rmtree(workdir, ignore_errors=True)
 

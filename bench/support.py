@@ -4,8 +4,12 @@ PostgreSQL database."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +45,20 @@ def process_tree(pid: int) -> list[int]:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 pending += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def processes_stop(processes: Iterable[subprocess.Popen], *, timeout: float = 30) -> None:
+    """SIGTERM each still-running process's group (each was started in a session of its own),
+    then SIGKILL any group whose leader has not exited within `timeout` seconds."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 class ScratchDatabase:
